@@ -1,0 +1,84 @@
+//! The Bedrock Projects API: the `ProjectsApi` trait that everything above it uses, its wire
+//! model, and its implementations (HTTP in `client`, the in-process sandbox in `crate::sandbox`).
+
+pub mod model;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use model::{
+    CreateProject, DEFAULT_PROJECT_ID, LiveProject, ModifyProject, ProjectStatus, Tags,
+};
+
+/// What a failed call means for the caller, which decides whether a retry is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Certainty {
+    /// The server refused or was never reached: nothing was done.
+    NotDone,
+    /// The request may have been carried out (timeout, reset after sending, 5xx, answer lost).
+    Ambiguous,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with an error status.
+    #[error("{status} {kind}: {message}")]
+    Api {
+        status: u16,
+        /// The error body's `type` (`invalid_request_error`, `not_found_error`, ...), or
+        /// `http_error` when the body was not the API's JSON.
+        kind: String,
+        message: String,
+        code: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    /// The request never reached the server (connection refused, DNS): nothing was done.
+    #[error("could not connect to {endpoint}: {message}")]
+    Connect { endpoint: String, message: String },
+    /// The request was sent but its answer was lost (timeout, connection reset).
+    #[error("no answer from the server: {0}")]
+    NoAnswer(String),
+    /// The server answered 2xx with a body that is not what the API returns.
+    #[error("unexpected answer from the server: {0}")]
+    Decode(String),
+    /// The server's pagination is broken (a cursor that does not advance).
+    #[error("{0}")]
+    Protocol(String),
+    /// Anything local (the sandbox state file, its lock).
+    #[error("{0}")]
+    Local(String),
+}
+
+impl ApiError {
+    pub fn certainty(&self) -> Certainty {
+        match self {
+            ApiError::Api { status, .. } if *status >= 500 => Certainty::Ambiguous,
+            ApiError::Api { .. } | ApiError::Connect { .. } | ApiError::Local(_) => {
+                Certainty::NotDone
+            }
+            ApiError::NoAnswer(_) | ApiError::Decode(_) | ApiError::Protocol(_) => {
+                Certainty::Ambiguous
+            }
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The operations tagrec uses. `list` returns every project in the account, archived ones and
+/// `default` included, reading all pages.
+#[async_trait]
+pub trait ProjectsApi: Send + Sync {
+    async fn list(&self) -> Result<Vec<LiveProject>, ApiError>;
+    async fn retrieve(&self, id: &str) -> Result<LiveProject, ApiError>;
+    /// Never retried by the implementation: a create whose answer is lost may have happened.
+    async fn create(&self, request: &CreateProject) -> Result<LiveProject, ApiError>;
+    async fn modify(&self, id: &str, request: &ModifyProject) -> Result<LiveProject, ApiError>;
+    async fn archive(&self, id: &str) -> Result<LiveProject, ApiError>;
+}

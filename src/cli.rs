@@ -1,0 +1,231 @@
+//! The command line: clap definitions only. What each command does is in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tagrec",
+    version,
+    about = "Keeps Amazon Bedrock projects and their cost-allocation tags as a Git repository declares them",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The manifest (YAML)
+    #[arg(
+        short = 'f',
+        long = "manifest",
+        global = true,
+        default_value = "projects.yaml"
+    )]
+    pub manifest: PathBuf,
+    /// The API's base URL, replacing the manifest's target (e.g. http://127.0.0.1:4010/v1)
+    #[arg(long, global = true, env = "TAGREC_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Which credentials to use; `auto` takes the first found (see the README)
+    #[arg(long, global = true, value_enum, default_value_t = AuthMode::Auto)]
+    pub auth: AuthMode,
+    /// When to colour output (NO_COLOR is honoured with `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorMode::Auto)]
+    pub color: ColorMode,
+    /// Log requests and decisions to stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print only results and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    Auto,
+    Bearer,
+    Sigv4,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorMode {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the manifest and the policy offline (no credentials, no network)
+    Validate(ValidateArgs),
+    /// Read the live projects and show what apply would change
+    Plan(PlanArgs),
+    /// Make the changes of a plan (computed now, or loaded from a plan file)
+    Apply(ApplyArgs),
+    /// Check every live active project against the policy
+    Audit(AuditArgs),
+    /// Write a manifest of the live active projects
+    Import(ImportArgs),
+    /// The Bedrock Projects API emulator
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+    /// Print the JSON Schema of the manifest format (for editors)
+    Schema,
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+    Github,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Write the plan (JSON) to this file, for `tagrec apply FILE`
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Exit 2 when there are changes, 0 when there are none, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Limit the plan to these projects (by name; repeatable)
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan written by `tagrec plan --out`; executed exactly, after a stale check
+    pub planfile: Option<PathBuf>,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Allow archives (they cannot be undone); without it they are skipped
+    #[arg(long)]
+    pub allow_archive: bool,
+    /// How many changes run at once
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Limit the changes to these projects (by name; repeatable)
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Text,
+    Json,
+    Csv,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Where to write the manifest (`-` for stdout)
+    #[arg(long, default_value = "projects.yaml")]
+    pub out: PathBuf,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
+    /// Write `policy: FILE` into the manifest
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Write `owner: NAME`; a matching ManagedBy tag is then left to it
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve the emulator over HTTP
+    Serve(Box<ServeArgs>),
+    /// Delete the manifest's sandbox state
+    Reset,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one
+    #[arg(long, default_value = "127.0.0.1:4010")]
+    pub listen: String,
+    /// State file (JSON, written atomically); in memory only when absent
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Initial projects (a JSON array in the API's shape), used when the state file does not exist
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    #[arg(long, default_value = "123456789012")]
+    pub account_id: String,
+    /// Require this key (Authorization: Bearer, or x-api-key)
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Accept this key for reads only; writes get 403 permission_error
+    #[arg(long)]
+    pub read_only_api_key: Option<String>,
+    /// Accept SigV4 signatures (service bedrock-mantle) made with ACCESS_KEY_ID:SECRET
+    #[arg(long, value_name = "ACCESS_KEY_ID:SECRET")]
+    pub sigv4: Option<String>,
+    /// Added to every answer
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability of a 500 before doing anything
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Requests per second allowed (token bucket); 429 with Retry-After past it
+    #[arg(long)]
+    pub rate_limit: Option<f64>,
+    /// Probability that a write is done and its connection then closed with no answer
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_after_commit_rate: f64,
+    /// Serve lists from a snapshot this old
+    #[arg(long, default_value_t = 0)]
+    pub list_lag_ms: u64,
+    /// Seed of the fault generator, for reproducible runs
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
+    /// Write one JSON line per request to this file
+    #[arg(long)]
+    pub request_log: Option<PathBuf>,
+}

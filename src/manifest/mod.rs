@@ -1,0 +1,100 @@
+//! The desired state: `projects.yaml` loaded with a source place for every node, defaults merged,
+//! and each effective tag knowing where it came from.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostics::Place;
+
+/// The tag tagrec writes on every project of a manifest that sets `owner`.
+pub const OWNER_TAG: &str = "ManagedBy";
+/// The tag that keeps a project from being archived, on the live project itself.
+pub const PROTECT_TAG: &str = "tagrec:protect";
+/// Keys with this prefix are AWS's: never set, removed or compared.
+pub const AWS_PREFIX: &str = "aws:";
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The manifest as named on the command line.
+    pub file: PathBuf,
+    pub version: u32,
+    pub target: Target,
+    /// Resolved against the manifest's folder.
+    pub policy: Option<PathBuf>,
+    pub owner: Option<String>,
+    pub prune: bool,
+    pub ignore_tags: TagPatterns,
+    pub defaults: BTreeMap<String, String>,
+    pub projects: Vec<DesiredProject>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub sandbox: Option<SandboxTarget>,
+}
+
+/// `target.sandbox`: the emulator in-process; both paths resolved against the manifest's folder.
+#[derive(Debug, Clone)]
+pub struct SandboxTarget {
+    pub state: PathBuf,
+    pub seed: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DesiredProject {
+    pub name: String,
+    pub id: Option<String>,
+    pub protect: bool,
+    /// Effective tags: defaults, overridden by the project's own, plus tagrec's own tags.
+    pub tags: BTreeMap<String, DesiredTag>,
+    /// The project's `name:` value, for messages about the project as a whole.
+    pub place: Option<Place>,
+}
+
+impl DesiredProject {
+    pub fn tag_values(&self) -> BTreeMap<String, String> {
+        self.tags
+            .iter()
+            .map(|(k, t)| (k.clone(), t.value.clone()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredTag {
+    pub value: String,
+    pub source: TagSource,
+}
+
+/// Where an effective tag came from; shown in plans (`(from defaults)`) and in JSON (`source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagSource {
+    Project,
+    Defaults,
+    Owner,
+    Protect,
+}
+
+/// `ignore_tags`: exact keys, or prefixes written with a trailing `*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagPatterns(pub Vec<String>);
+
+impl TagPatterns {
+    pub fn matches(&self, key: &str) -> bool {
+        self.0.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => key.starts_with(prefix),
+            None => key == p,
+        })
+    }
+}
+
+/// Whether tagrec compares and writes a key at all: never `aws:` keys, never ignored ones.
+pub fn is_managed_key(key: &str, ignore: &TagPatterns) -> bool {
+    !key.starts_with(AWS_PREFIX) && !ignore.matches(key)
+}
+pub mod schema;

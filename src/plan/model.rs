@@ -1,0 +1,161 @@
+//! The plan as data: what `tagrec plan` prints in every format and what `--out` saves. The JSON
+//! shape is the contract of `product.md`; a saved plan is read back into these same types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{CreateProject, LiveProject, ModifyProject, ProjectStatus, Tags};
+use crate::manifest::TagSource;
+use crate::policy::Violation;
+
+/// The saved-plan format; `apply` refuses a plan file with a newer one.
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Archive,
+    Create,
+    Update,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Archive => "archive",
+            Action::Create => "create",
+            Action::Update => "update",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagOp {
+    Add,
+    Change,
+    Rename,
+    Remove,
+    RenameProject,
+}
+
+/// One line of a change: a tag added, changed, renamed (key case) or removed, or the project's
+/// name changed. Fields absent from an op are left out of the JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagChange {
+    pub op: TagOp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<TagSource>,
+}
+
+/// The live state a change was computed from; `apply PLANFILE` compares it with the live state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    pub name: String,
+    pub status: ProjectStatus,
+    pub tags: Tags,
+}
+
+impl From<&LiveProject> for Observed {
+    fn from(p: &LiveProject) -> Self {
+        Observed {
+            name: p.name.clone(),
+            status: p.status,
+            tags: p.tags.clone(),
+        }
+    }
+}
+
+/// The API request a change will send: a create body or a modify body (none for an archive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Request {
+    Create(CreateProject),
+    Modify(ModifyProject),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub action: Action,
+    pub name: String,
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tag_changes: Vec<TagChange>,
+    pub observed: Option<Observed>,
+}
+
+impl Change {
+    pub fn create_request(&self) -> Option<&CreateProject> {
+        match &self.request {
+            Some(Request::Create(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn modify_request(&self) -> Option<&ModifyProject> {
+        match &self.request {
+            Some(Request::Modify(m)) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// A live active project that the manifest does not declare.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmanaged {
+    pub name: String,
+    pub id: String,
+    pub protected: bool,
+    pub tags: Tags,
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub archive: usize,
+    pub unchanged: usize,
+    pub unmanaged: usize,
+    pub protected: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanTarget {
+    pub endpoint: String,
+    pub region: String,
+}
+
+/// The whole plan, exactly the JSON object of `plan --format json` and `--out`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub tagrec_version: String,
+    pub manifest: String,
+    pub target: PlanTarget,
+    pub summary: Summary,
+    pub changes: Vec<Change>,
+    pub unmanaged: Vec<Unmanaged>,
+    pub warnings: Vec<String>,
+    /// Keys the plan neither compared nor touched (`ignore_tags`); the stale check of a saved plan
+    /// leaves them out too, since the manifest may have changed since.
+    #[serde(default)]
+    pub ignore_tags: Vec<String>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}

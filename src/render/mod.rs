@@ -1,0 +1,4 @@
+//! Printers: each turns one computed value (diagnostics, a plan, an audit) into one format.
+//! They compute nothing of their own.
+
+pub mod diagnostics;

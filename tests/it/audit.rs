@@ -1,0 +1,1 @@
+//! Tests of `audit`, filled in by its issue.

@@ -1,0 +1,1 @@
+//! Tests of `plan`, filled in by its issue.

@@ -1,0 +1,1 @@
+//! Tests of `sandbox`, filled in by its issue.

@@ -1,0 +1,1 @@
+//! Tests of `validate`, filled in by its issue.
