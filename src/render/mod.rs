@@ -2,3 +2,4 @@
 //! They compute nothing of their own.
 
 pub mod diagnostics;
+pub mod plan;
