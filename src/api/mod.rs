@@ -1,7 +1,11 @@
 //! The Bedrock Projects API: the `ProjectsApi` trait that everything above it uses, its wire
 //! model, and its implementations (HTTP in `client`, the in-process sandbox in `crate::sandbox`).
 
+pub mod auth;
+pub mod client;
+pub mod connect;
 pub mod model;
+pub mod retry;
 
 use std::time::Duration;
 

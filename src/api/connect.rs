@@ -1,0 +1,346 @@
+//! Which API a command talks to, and as whom: endpoint, region and credentials resolved in
+//! `product.md`'s order from the flags, the environment and the manifest's `target`.
+//! Everything above gets a `ProjectsApi`, the same whatever the target.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::ProjectsApi;
+use super::auth::{self, AuthError};
+use super::client::{EndpointError, HttpApi, parse_endpoint};
+use crate::cli::GlobalArgs;
+use crate::manifest::{Manifest, Target};
+use crate::shell::Shell;
+
+/// Regions that have the bedrock-mantle endpoint (api.md); another one gets a warning, not an
+/// error, since AWS adds regions faster than tagrec is released.
+pub const KNOWN_REGIONS: [&str; 14] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ap-southeast-3",
+    "ap-south-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-south-1",
+    "eu-north-1",
+    "sa-east-1",
+    "us-gov-west-1",
+];
+
+/// Where a plan was computed against; recorded in plan files so that apply can refuse another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// The base URL, or `sandbox:<state file>` for the embedded emulator.
+    pub endpoint: String,
+    pub region: String,
+}
+
+pub struct Connection {
+    pub api: Arc<dyn ProjectsApi>,
+    pub target: TargetInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "no region: set `target.region` in {manifest} (e.g. us-east-1), or AWS_REGION or \
+         AWS_DEFAULT_REGION"
+    )]
+    NoRegion { manifest: String },
+    #[error(
+        "the region `{region}` (from {source_name}) is not a region name: use one like us-east-1"
+    )]
+    BadRegion { region: String, source_name: String },
+    #[error("{0}")]
+    Endpoint(#[from] EndpointError),
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+}
+
+/// The target resolved, before anything is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Http {
+        base: Url,
+        region: String,
+    },
+    Sandbox {
+        state: PathBuf,
+        seed: Option<PathBuf>,
+        region: String,
+    },
+}
+
+/// Decides the target: `--endpoint`/`TAGREC_ENDPOINT` (already merged into `endpoint` by clap),
+/// else the manifest's sandbox, else `target.endpoint`, else the region's public endpoint. The
+/// region is needed in every case (it is the SigV4 region, and the sandbox's).
+pub fn resolve(
+    endpoint: Option<&str>,
+    target: &Target,
+    manifest: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Resolved, ConnectError> {
+    let region = resolve_region(target, manifest, env)?;
+    if let Some(endpoint) = endpoint.filter(|e| !e.trim().is_empty()) {
+        return Ok(Resolved::Http {
+            base: parse_endpoint(endpoint)?,
+            region,
+        });
+    }
+    if let Some(sandbox) = &target.sandbox {
+        return Ok(Resolved::Sandbox {
+            state: sandbox.state.clone(),
+            seed: sandbox.seed.clone(),
+            region,
+        });
+    }
+    let base = match &target.endpoint {
+        Some(endpoint) => parse_endpoint(endpoint)?,
+        None => parse_endpoint(&format!("https://bedrock-mantle.{region}.api.aws/v1"))?,
+    };
+    Ok(Resolved::Http { base, region })
+}
+
+fn resolve_region(
+    target: &Target,
+    manifest: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConnectError> {
+    let found = target
+        .region
+        .clone()
+        .map(|r| (r, format!("target.region in {manifest}")))
+        .or_else(|| {
+            ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .iter()
+                .find_map(|name| {
+                    env(name)
+                        .filter(|v| !v.trim().is_empty())
+                        .map(|v| (v, name.to_string()))
+                })
+        });
+    let Some((region, source_name)) = found else {
+        return Err(ConnectError::NoRegion {
+            manifest: manifest.to_string(),
+        });
+    };
+    let region = region.trim().to_string();
+    let well_formed = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !region.starts_with('-')
+        && !region.ends_with('-');
+    if !well_formed {
+        return Err(ConnectError::BadRegion {
+            region,
+            source_name,
+        });
+    }
+    Ok(region)
+}
+
+/// Opens the API the flags and the manifest point at. Credentials are looked up only for an
+/// HTTP target: the embedded sandbox needs none.
+pub fn connect(
+    global: &GlobalArgs,
+    manifest: &Manifest,
+    shell: &Shell,
+) -> anyhow::Result<Connection> {
+    let env = |name: &str| std::env::var(name).ok();
+    let manifest_name = manifest.file.display().to_string();
+    match resolve(
+        global.endpoint.as_deref(),
+        &manifest.target,
+        &manifest_name,
+        &env,
+    )? {
+        Resolved::Http { base, region } => {
+            let credentials = auth::resolve(global.auth, &region, &env)?;
+            let from_region = global.endpoint.is_none() && manifest.target.endpoint.is_none();
+            if from_region && !KNOWN_REGIONS.contains(&region.as_str()) {
+                shell.warn(format!(
+                    "region {region} is not one where Amazon Bedrock projects are known to be \
+                     available ({}); trying {base}",
+                    KNOWN_REGIONS.join(", ")
+                ));
+            }
+            shell.verbose(|| {
+                format!(
+                    "API {base} (region {region}) with {}",
+                    credentials.describe()
+                )
+            });
+            let target = TargetInfo {
+                endpoint: base.to_string(),
+                region,
+            };
+            let api = HttpApi::new(base, credentials, shell.clone())?;
+            Ok(Connection {
+                api: Arc::new(api),
+                target,
+            })
+        }
+        Resolved::Sandbox {
+            state,
+            seed,
+            region,
+        } => {
+            shell.verbose(|| format!("embedded sandbox, state {}", state.display()));
+            let api: crate::api::client::HttpApi = anyhow::bail!("SANDBOX-PENDING {seed:?}");
+            Ok(Connection {
+                api: Arc::new(api),
+                target: TargetInfo {
+                    endpoint: format!("sandbox:{}", state.display()),
+                    region,
+                },
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::manifest::SandboxTarget;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn target(region: Option<&str>, endpoint: Option<&str>, sandbox: bool) -> Target {
+        Target {
+            region: region.map(str::to_string),
+            endpoint: endpoint.map(str::to_string),
+            sandbox: sandbox.then(|| SandboxTarget {
+                state: PathBuf::from("repo/.tagrec/sandbox.json"),
+                seed: Some(PathBuf::from("repo/live.json")),
+            }),
+        }
+    }
+
+    fn http(resolved: Resolved) -> (String, String) {
+        match resolved {
+            Resolved::Http { base, region } => (base.to_string(), region),
+            other => panic!("expected an HTTP target, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn region_builds_the_public_endpoint() {
+        let resolved = resolve(
+            None,
+            &target(Some("eu-west-1"), None, false),
+            "p.yaml",
+            &env_of(&[]),
+        );
+        assert_eq!(
+            http(resolved.unwrap()),
+            (
+                "https://bedrock-mantle.eu-west-1.api.aws/v1".to_string(),
+                "eu-west-1".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn region_order_is_manifest_then_aws_region_then_default() {
+        let both = env_of(&[
+            ("AWS_REGION", "us-west-2"),
+            ("AWS_DEFAULT_REGION", "eu-west-2"),
+        ]);
+        let only_default = env_of(&[("AWS_DEFAULT_REGION", "eu-west-2")]);
+        let region = |t: Target, env: &dyn Fn(&str) -> Option<String>| {
+            http(resolve(None, &t, "p.yaml", env).unwrap()).1
+        };
+        assert_eq!(
+            region(target(Some("us-east-2"), None, false), &both),
+            "us-east-2"
+        );
+        assert_eq!(region(target(None, None, false), &both), "us-west-2");
+        assert_eq!(
+            region(target(None, None, false), &only_default),
+            "eu-west-2"
+        );
+        let none = resolve(None, &target(None, None, false), "p.yaml", &env_of(&[]));
+        let message = none.unwrap_err().to_string();
+        assert!(message.contains("`target.region` in p.yaml"), "{message}");
+        assert!(message.contains("AWS_REGION"), "{message}");
+    }
+
+    #[test]
+    fn a_malformed_region_is_refused_with_its_source() {
+        let env = env_of(&[("AWS_REGION", "us-east-1/../evil")]);
+        let message = resolve(None, &target(None, None, false), "p.yaml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("AWS_REGION"), "{message}");
+    }
+
+    #[test]
+    fn endpoint_flag_wins_over_sandbox_and_manifest_endpoint() {
+        let t = target(
+            Some("us-east-1"),
+            Some("https://proxy.example.com/v1"),
+            true,
+        );
+        let env = env_of(&[]);
+        let flag = resolve(Some("http://127.0.0.1:4010/v1"), &t, "p.yaml", &env).unwrap();
+        assert_eq!(http(flag).0, "http://127.0.0.1:4010/v1");
+        match resolve(None, &t, "p.yaml", &env).unwrap() {
+            Resolved::Sandbox { state, region, .. } => {
+                assert_eq!(state, PathBuf::from("repo/.tagrec/sandbox.json"));
+                assert_eq!(region, "us-east-1");
+            }
+            other => panic!("expected the sandbox, got {other:?}"),
+        }
+        let t = target(
+            Some("us-east-1"),
+            Some("https://proxy.example.com/v1/"),
+            false,
+        );
+        let (base, region) = http(resolve(None, &t, "p.yaml", &env).unwrap());
+        assert_eq!(base, "https://proxy.example.com/v1");
+        assert_eq!(region, "us-east-1");
+    }
+
+    #[test]
+    fn a_plain_http_endpoint_off_loopback_is_refused() {
+        let t = target(Some("us-east-1"), None, false);
+        let err = resolve(
+            Some("http://api.example.com/v1"),
+            &t,
+            "p.yaml",
+            &env_of(&[]),
+        );
+        assert!(matches!(
+            err,
+            Err(ConnectError::Endpoint(EndpointError::Insecure { .. }))
+        ));
+    }
+
+    #[test]
+    fn target_info_serializes_plainly() {
+        let info = TargetInfo {
+            endpoint: "sandbox:.tagrec/sandbox.json".into(),
+            region: "us-east-1".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&info).unwrap(),
+            r#"{"endpoint":"sandbox:.tagrec/sandbox.json","region":"us-east-1"}"#
+        );
+    }
+}
