@@ -170,10 +170,15 @@ impl Credentials {
     ) -> Result<Vec<(String, String)>, AuthError> {
         match self {
             Credentials::None => Ok(Vec::new()),
-            Credentials::Bearer { key, .. } => Ok(vec![(
-                "authorization".to_string(),
-                format!("Bearer {}", key.expose()),
-            )]),
+            // Both headers: the API accepts either, and some gateways in front of it only
+            // pass `x-api-key` through.
+            Credentials::Bearer { key, .. } => Ok(vec![
+                (
+                    "authorization".to_string(),
+                    format!("Bearer {}", key.expose()),
+                ),
+                ("x-api-key".to_string(), key.expose().to_string()),
+            ]),
             Credentials::SigV4 {
                 access_key_id,
                 secret_access_key,
@@ -353,7 +358,13 @@ mod tests {
         let headers = credentials
             .headers_for("GET", "http://127.0.0.1/v1", &[], b"", SystemTime::now())
             .unwrap();
-        assert_eq!(headers, [("authorization".into(), "Bearer k-123".into())]);
+        assert_eq!(
+            headers,
+            [
+                ("authorization".into(), "Bearer k-123".into()),
+                ("x-api-key".into(), "k-123".into())
+            ]
+        );
     }
 
     /// The signature must match AWS's own algorithm; this recomputes it by hand from the

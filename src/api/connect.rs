@@ -154,16 +154,26 @@ pub fn connect(
     manifest: &Manifest,
     shell: &Shell,
 ) -> anyhow::Result<Connection> {
-    let env = |name: &str| std::env::var(name).ok();
+    connect_with_env(global, manifest, shell, &|name| std::env::var(name).ok())
+}
+
+/// `connect` with the environment given as a lookup (tests pass a map: changing the process
+/// environment is unsafe while other threads run).
+pub fn connect_with_env(
+    global: &GlobalArgs,
+    manifest: &Manifest,
+    shell: &Shell,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Connection> {
     let manifest_name = manifest.file.display().to_string();
     match resolve(
         global.endpoint.as_deref(),
         &manifest.target,
         &manifest_name,
-        &env,
+        env,
     )? {
         Resolved::Http { base, region } => {
-            let credentials = auth::resolve(global.auth, &region, &env)?;
+            let credentials = auth::resolve(global.auth, &region, env)?;
             let from_region = global.endpoint.is_none() && manifest.target.endpoint.is_none();
             if from_region && !KNOWN_REGIONS.contains(&region.as_str()) {
                 shell.warn(format!(

@@ -97,4 +97,11 @@ impl TagPatterns {
 pub fn is_managed_key(key: &str, ignore: &TagPatterns) -> bool {
     !key.starts_with(AWS_PREFIX) && !ignore.matches(key)
 }
+pub mod check;
+pub mod load;
 pub mod schema;
+pub mod source;
+pub mod yaml;
+
+pub use check::{Checked, check};
+pub use source::Sources;

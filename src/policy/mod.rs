@@ -1,7 +1,16 @@
 //! The JSON Schema tag policy: loaded from YAML or JSON, compiled once, applied to the document
 //! `{"name", "tags"}` of a project (tagrec's own tags and `aws:` keys left out).
 
+use std::path::{Path, PathBuf};
+
+use jsonschema::error::ValidationErrorKind;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use crate::api::model::Tags;
+use crate::diagnostics::{Diagnostic, Rule};
+use crate::manifest::source::SourceText;
+use crate::manifest::{AWS_PREFIX, OWNER_TAG, PROTECT_TAG, yaml};
 
 /// One way a project breaks the policy. `instance_path` is the JSON pointer into the document
 /// (`/tags/Owner`), which the manifest checker turns into a place in the YAML.
@@ -11,4 +20,433 @@ pub struct Violation {
     pub message: String,
     #[serde(skip)]
     pub instance_path: String,
+}
+
+/// A violation and, when it is about a tag key rather than a value (`propertyNames`,
+/// `additionalProperties`), that key, so the manifest checker can place it on the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedViolation {
+    pub violation: Violation,
+    pub key: Option<String>,
+}
+
+/// A compiled policy.
+pub struct Policy {
+    /// The policy file as it was named (relative paths stay relative).
+    pub file: PathBuf,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy").field("file", &self.file).finish()
+    }
+}
+
+impl Policy {
+    pub fn load(path: &Path) -> Result<Policy, Vec<Diagnostic>> {
+        Policy::load_with_source(path).0
+    }
+
+    /// Loads the policy and also returns its text (when it could be read), for snippets.
+    pub fn load_with_source(path: &Path) -> (Result<Policy, Vec<Diagnostic>>, Option<SourceText>) {
+        let name = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let d = Diagnostic::error(
+                    Rule::File,
+                    format!("cannot read the policy {name}: {error}"),
+                )
+                .help("check the `policy:` path; it is relative to the manifest's folder");
+                return (Err(vec![d]), None);
+            }
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => {
+                let at = error.utf8_error().valid_up_to();
+                let source = SourceText::new(
+                    name.clone(),
+                    String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                );
+                let d = Diagnostic::error(
+                    Rule::PolicyFile,
+                    format!("the policy is not UTF-8 text (bad byte at offset {at})"),
+                )
+                .at(source.place_at_byte(at))
+                .help("save the policy as UTF-8");
+                return (Err(vec![d]), Some(source));
+            }
+        };
+        let source = SourceText::new(name, text);
+        let result = compile(path, &source);
+        (result, Some(source))
+    }
+
+    /// The document the policy sees for a live project (plan's unmanaged list, audit).
+    pub fn check_project(&self, name: &str, tags: &Tags, owner: Option<&str>) -> Vec<Violation> {
+        let tags = tags
+            .iter()
+            .filter(|(k, _)| policy_sees(k, owner.is_some()))
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())));
+        self.check_document(&document(name, tags))
+            .into_iter()
+            .map(|p| p.violation)
+            .collect()
+    }
+
+    /// Every violation of one `{"name", "tags"}` document, in the policy's order.
+    pub fn check_document(&self, document: &Json) -> Vec<PlacedViolation> {
+        // Most projects pass: the fast boolean check avoids building error values for them.
+        if self.validator.is_valid(document) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for error in self.validator.iter_errors(document) {
+            describe(&error, document, &mut out);
+        }
+        out.dedup();
+        out
+    }
+}
+
+/// Whether a tag is part of the document the policy sees: not `aws:` keys, not tagrec's own.
+pub fn policy_sees(key: &str, owner_set: bool) -> bool {
+    !(key.starts_with(AWS_PREFIX) || key == PROTECT_TAG || (owner_set && key == OWNER_TAG))
+}
+
+pub fn document(name: &str, tags: impl Iterator<Item = (String, Json)>) -> Json {
+    let mut doc = Map::new();
+    doc.insert("name".to_string(), Json::String(name.to_string()));
+    doc.insert("tags".to_string(), Json::Object(tags.collect()));
+    Json::Object(doc)
+}
+
+fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> {
+    let (root, errors) = yaml::parse(&source.text);
+    if !errors.is_empty() {
+        return Err(errors
+            .into_iter()
+            .map(|e| {
+                let mut d =
+                    Diagnostic::error(Rule::PolicyFile, format!("in the policy: {}", e.message))
+                        .at(source.place(e.span));
+                d.help = e.help;
+                d
+            })
+            .collect());
+    }
+    let Some(root) = root else {
+        return Err(vec![
+            Diagnostic::error(
+                Rule::PolicyFile,
+                format!("the policy {} is empty", source.name),
+            )
+            .at(source.place_at_byte(0))
+            .help("write a JSON Schema (YAML or JSON), e.g. `type: object`"),
+        ]);
+    };
+    let schema = root.to_json();
+    let base = std::path::absolute(path)
+        .ok()
+        .and_then(|abs| url::Url::from_file_path(abs).ok());
+    let mut options = jsonschema::options()
+        .with_retriever(LocalFiles)
+        .should_validate_formats(false);
+    if let Some(base) = &base {
+        options = options.with_base_uri(base.as_str());
+    }
+    match options.build(&schema) {
+        Ok(validator) => Ok(Policy {
+            file: path.to_path_buf(),
+            validator,
+        }),
+        Err(error) => {
+            let pointer = error.instance_path().as_str().to_string();
+            let node = root.pointer(&pointer).unwrap_or(&root);
+            let (message, help) = match error.kind() {
+                ValidationErrorKind::Referencing(inner) => (
+                    format!("the policy's `$ref` cannot be resolved: {inner}"),
+                    "a `$ref` may name a file beside the policy (`$ref: common.yaml#/$defs/x`); remote references are refused: tagrec never fetches a schema",
+                ),
+                _ => (
+                    format!("the policy is not a valid JSON Schema: {error}"),
+                    "fix the schema keyword here (see https://json-schema.org/understanding-json-schema)",
+                ),
+            };
+            Err(vec![
+                Diagnostic::error(Rule::PolicyFile, message)
+                    .at(source.place(node.span))
+                    .help(help),
+            ])
+        }
+    }
+}
+
+/// Resolves `$ref`s to local files (YAML or JSON) and refuses anything else: a policy check must
+/// never reach the network.
+struct LocalFiles;
+
+impl jsonschema::Retrieve for LocalFiles {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Json, Box<dyn std::error::Error + Send + Sync>> {
+        if uri.scheme().as_str() != "file" {
+            return Err(format!("remote reference {uri} refused (tagrec never fetches schemas; save it beside the policy and refer to it by a relative path)").into());
+        }
+        let path = url::Url::parse(uri.as_str())
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .ok_or_else(|| format!("{uri} is not a file path"))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let (root, errors) = yaml::parse(&text);
+        if let Some(error) = errors.first() {
+            return Err(format!(
+                "{}:{}:{}: {}",
+                path.display(),
+                error.span.start.line,
+                error.span.start.col + 1,
+                error.message
+            )
+            .into());
+        }
+        root.map(|r| r.to_json())
+            .ok_or_else(|| format!("{} is empty", path.display()).into())
+    }
+}
+
+fn tag_value<'d>(document: &'d Json, pointer: &str) -> Option<&'d Json> {
+    document.pointer(pointer)
+}
+
+/// Turns a jsonschema error into sentences a person reads: "missing required tag Owner",
+/// "Environment: \"prod\" is not one of Production, Staging".
+fn describe(
+    error: &jsonschema::ValidationError<'_>,
+    document: &Json,
+    out: &mut Vec<PlacedViolation>,
+) {
+    let path = error.instance_path().as_str().to_string();
+    let tag = path.strip_prefix("/tags/").map(unescape);
+    let subject = match &tag {
+        Some(key) => match tag_value(document, &path) {
+            Some(Json::String(v)) => format!("{key}: {}", quote(v)),
+            _ => key.clone(),
+        },
+        None if path == "/name" => match document.get("name") {
+            Some(Json::String(v)) => format!("name {}", quote(v)),
+            _ => "name".to_string(),
+        },
+        None => String::new(),
+    };
+    let push = |out: &mut Vec<PlacedViolation>, message: String, key: Option<String>| {
+        out.push(PlacedViolation {
+            violation: Violation {
+                rule: "policy".to_string(),
+                message,
+                instance_path: path.clone(),
+            },
+            key,
+        });
+    };
+    match error.kind() {
+        ValidationErrorKind::Required { property } => {
+            let property = property
+                .as_str()
+                .map_or_else(|| property.to_string(), str::to_string);
+            let message = if path == "/tags" {
+                format!("missing required tag {property}")
+            } else {
+                format!("missing required field {property}")
+            };
+            push(out, message, None);
+        }
+        ValidationErrorKind::Enum { options } => {
+            let options = match options.as_ref() {
+                Json::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+                other => plain(other),
+            };
+            push(out, format!("{subject} is not one of {options}"), None);
+        }
+        ValidationErrorKind::Constant { expected_value } => {
+            push(
+                out,
+                format!("{subject} must be {}", plain(expected_value)),
+                None,
+            );
+        }
+        ValidationErrorKind::Pattern { pattern } => {
+            push(
+                out,
+                format!("{subject} does not match the pattern {pattern}"),
+                None,
+            );
+        }
+        ValidationErrorKind::MinLength { limit } => {
+            push(
+                out,
+                format!("{subject} is shorter than {limit} characters"),
+                None,
+            );
+        }
+        ValidationErrorKind::MaxLength { limit } => {
+            push(
+                out,
+                format!("{subject} is longer than {limit} characters"),
+                None,
+            );
+        }
+        ValidationErrorKind::MaxProperties { limit } if path == "/tags" => {
+            push(out, format!("more than {limit} tags"), None);
+        }
+        ValidationErrorKind::MinProperties { limit } if path == "/tags" => {
+            push(out, format!("fewer than {limit} tags"), None);
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected }
+        | ValidationErrorKind::UnevaluatedProperties { unexpected }
+            if path == "/tags" =>
+        {
+            for key in unexpected {
+                push(
+                    out,
+                    format!("tag {key} is not allowed by the policy"),
+                    Some(key.clone()),
+                );
+            }
+        }
+        ValidationErrorKind::PropertyNames { error: inner } if path == "/tags" => {
+            let key = match inner.instance().as_ref() {
+                Json::String(k) => k.clone(),
+                other => other.to_string(),
+            };
+            let why = match inner.kind() {
+                ValidationErrorKind::Pattern { pattern } => {
+                    format!("does not match the pattern {pattern}")
+                }
+                ValidationErrorKind::Enum { .. } => "is not one of the allowed keys".to_string(),
+                ValidationErrorKind::MaxLength { limit } => {
+                    format!("is longer than {limit} characters")
+                }
+                _ => format!("is not allowed: {inner}"),
+            };
+            push(out, format!("tag key {key} {why}"), Some(key));
+        }
+        ValidationErrorKind::Type { .. } if !subject.is_empty() => {
+            push(out, format!("{subject}: {error}"), None);
+        }
+        _ => {
+            let at = if subject.is_empty() {
+                String::new()
+            } else {
+                format!("{subject}: ")
+            };
+            push(out, format!("{at}{error}"), None);
+        }
+    }
+}
+
+fn unescape(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
+}
+
+fn quote(value: &str) -> String {
+    Json::String(value.to_string()).to_string()
+}
+
+/// A schema value as a person writes it: strings without quotes, anything else as JSON.
+fn plain(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Result<Policy, Vec<Diagnostic>> {
+        let dir =
+            tempfile::tempdir().map_err(|e| vec![Diagnostic::error(Rule::File, e.to_string())])?;
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(&path, text)
+            .map_err(|e| vec![Diagnostic::error(Rule::File, e.to_string())])?;
+        Policy::load(&path)
+    }
+
+    fn messages(policy: &Policy, tags: &[(&str, &str)], owner: Option<&str>) -> Vec<String> {
+        let tags: Tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        policy
+            .check_project("P", &tags, owner)
+            .into_iter()
+            .map(|v| v.message)
+            .collect()
+    }
+
+    const STRICT: &str = "type: object\nproperties:\n  tags:\n    type: object\n    required: [Owner, Environment]\n    propertyNames: {pattern: '^[A-Z][A-Za-z]*$'}\n    properties:\n      Environment: {enum: [Production, Staging]}\n";
+
+    #[test]
+    fn messages_read_like_sentences() {
+        let Ok(p) = policy(STRICT) else {
+            panic!("policy did not compile")
+        };
+        let got = messages(&p, &[("Environment", "prod"), ("bad_key", "x")], None);
+        assert!(
+            got.contains(&"missing required tag Owner".to_string()),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&"Environment: \"prod\" is not one of Production, Staging".to_string()),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|m| m.starts_with("tag key bad_key does not match")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn tagrec_and_aws_tags_are_hidden_from_the_policy() {
+        let Ok(p) = policy(STRICT) else {
+            panic!("policy did not compile")
+        };
+        let tags = [
+            ("Owner", "a"),
+            ("Environment", "Staging"),
+            ("aws:cloudformation:stack-name", "x"),
+            ("tagrec:protect", "true"),
+            ("ManagedBy", "team"),
+        ];
+        assert!(messages(&p, &tags, Some("team")).is_empty());
+        // Without an owner, ManagedBy is an ordinary tag, which this policy's key pattern allows.
+        assert!(messages(&p, &tags, None).is_empty());
+    }
+
+    #[test]
+    fn an_invalid_schema_is_refused_at_its_place() {
+        let Err(errors) = policy("type: object\nproperties:\n  name:\n    type: 12\n") else {
+            panic!("an invalid schema compiled")
+        };
+        assert_eq!(errors[0].rule, Rule::PolicyFile);
+        assert_eq!(errors[0].place.as_ref().map(|p| p.line), Some(4));
+    }
+
+    #[test]
+    fn a_remote_ref_is_refused() {
+        let Err(errors) = policy("$ref: 'https://example.com/schema.json'\n") else {
+            panic!("a remote $ref compiled")
+        };
+        assert!(
+            errors[0].message.contains("refused"),
+            "{}",
+            errors[0].message
+        );
+    }
 }

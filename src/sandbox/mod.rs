@@ -1,1 +1,13 @@
-//! Filled in by its issue.
+//! The emulator of the Bedrock Projects API: one store with every rule of `api.md`, served over
+//! HTTP by `tagrec sandbox serve` (with credentials and faults) or run in-process for a manifest's
+//! `target.sandbox`, both on the same atomically written state file.
+
+pub mod embedded;
+pub mod faults;
+pub mod server;
+pub mod sigv4;
+pub mod state;
+pub mod store;
+
+pub use embedded::{EmbeddedApi, reset};
+pub use state::StateError;

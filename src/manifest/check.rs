@@ -1,0 +1,277 @@
+//! `check`: what `validate` and `plan` run first. Reads the manifest and its policy, applies every
+//! rule, evaluates the policy on every desired project, and collects all the diagnostics, each
+//! placed where the user has to make the fix.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use super::load::{self, ManifestPlaces, ProjectPlaces};
+use super::source::{SourceText, Sources};
+use super::yaml;
+use super::{DesiredProject, Manifest, TagSource};
+use crate::diagnostics::{Diagnostic, Rule, Severity};
+use crate::policy::{self, Policy};
+
+pub struct Checked {
+    /// Some when the manifest itself is sound (policy violations alone leave it Some: callers
+    /// decide what they mean).
+    pub manifest: Option<Manifest>,
+    pub policy: Option<Policy>,
+    /// Sorted by file, then position.
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: Sources,
+}
+
+impl Checked {
+    pub fn error_count(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+}
+
+pub fn check(path: &Path) -> Checked {
+    let mut checked = Checked {
+        manifest: None,
+        policy: None,
+        diagnostics: Vec::new(),
+        sources: Sources::default(),
+    };
+    let name = path.display().to_string();
+    let Some(source) = read(path, &name, &mut checked.diagnostics) else {
+        return checked;
+    };
+    let (root, errors) = yaml::parse(&source.text);
+    for error in errors {
+        let mut d = Diagnostic::error(error.rule, error.message).at(source.place(error.span));
+        d.help = error.help;
+        checked.diagnostics.push(d);
+    }
+    let root = match root {
+        Some(root) if !root.is_null() => root,
+        Some(_) | None => {
+            if checked.diagnostics.is_empty() {
+                checked.diagnostics.push(
+                    Diagnostic::error(Rule::File, format!("{name} is empty"))
+                        .at(source.place_at_byte(0))
+                        .help("a manifest starts with `version: 1` and lists `projects:`"),
+                );
+            }
+            checked.sources.insert(name, source.text);
+            return checked;
+        }
+    };
+    let loaded = load::load(&root, &source, path, &mut checked.diagnostics);
+    // The tree is no longer needed: free it before the policy runs (it is most of the memory).
+    drop(root);
+    if let Some(mut loaded) = loaded {
+        if let Some(policy_path) = loaded.manifest.policy.take() {
+            let policy_path = normalize(&policy_path);
+            loaded.manifest.policy = Some(policy_path.clone());
+            let (result, policy_source) = Policy::load_with_source(&policy_path);
+            match result {
+                Ok(policy) => {
+                    evaluate(
+                        &policy,
+                        &loaded.manifest,
+                        &loaded.places,
+                        &source,
+                        &mut checked.diagnostics,
+                    );
+                    checked.policy = Some(policy);
+                }
+                Err(errors) => {
+                    for mut d in errors {
+                        // An unreadable policy is shown where the manifest names it.
+                        if d.place.is_none()
+                            && let Some(span) = loaded.places.policy
+                        {
+                            d.place = Some(source.place(span));
+                        }
+                        checked.diagnostics.push(d);
+                    }
+                }
+            }
+            if let Some(policy_source) = policy_source {
+                checked
+                    .sources
+                    .insert(policy_source.name, policy_source.text);
+            }
+        }
+        if checked
+            .diagnostics
+            .iter()
+            .all(|d| d.rule == Rule::Policy || d.severity != Severity::Error)
+        {
+            checked.manifest = Some(loaded.manifest);
+        }
+    }
+    checked.sources.insert(name.clone(), source.text);
+    // The manifest's own problems first, then the policy file's; each in the order of the text.
+    checked.diagnostics.sort_by(|a, b| {
+        let key = |d: &Diagnostic| {
+            d.place
+                .as_ref()
+                .map(|p| (p.file != name, p.file.clone(), p.start, p.end))
+        };
+        key(a).cmp(&key(b))
+    });
+    checked
+}
+
+fn read(path: &Path, name: &str, out: &mut Vec<Diagnostic>) -> Option<SourceText> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let help = if error.kind() == std::io::ErrorKind::NotFound {
+                "run tagrec in the folder of projects.yaml, or name the manifest with `-f FILE`"
+            } else {
+                "check the file's permissions"
+            };
+            out.push(
+                Diagnostic::error(
+                    Rule::File,
+                    format!("cannot read the manifest {name}: {error}"),
+                )
+                .help(help),
+            );
+            return None;
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Some(SourceText::new(name, text)),
+        Err(error) => {
+            let at = error.utf8_error().valid_up_to();
+            let source =
+                SourceText::new(name, String::from_utf8_lossy(error.as_bytes()).into_owned());
+            out.push(
+                Diagnostic::error(
+                    Rule::File,
+                    format!("{name} is not UTF-8 text (bad byte at offset {at})"),
+                )
+                .at(source.place_at_byte(at))
+                .help("save the manifest as UTF-8"),
+            );
+            None
+        }
+    }
+}
+
+/// `examples/../policies/x.yaml` -> `policies/x.yaml`, so that messages and GitHub annotations
+/// name the file as it sits in the repository.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out: Vec<Component> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
+}
+
+fn evaluate(
+    policy: &Policy,
+    manifest: &Manifest,
+    places: &ManifestPlaces,
+    source: &SourceText,
+    out: &mut Vec<Diagnostic>,
+) {
+    let owner_set = manifest.owner.is_some();
+    for (project, project_places) in manifest.projects.iter().zip(&places.projects) {
+        let tags = project
+            .tags
+            .iter()
+            .filter(|(k, _)| policy::policy_sees(k, owner_set))
+            .map(|(k, t)| (k.clone(), Json::String(t.value.clone())));
+        let document = policy::document(&project.name, tags);
+        for placed in policy.check_document(&document) {
+            let violation = placed.violation;
+            let (span, inherited) = place_of(
+                &violation.instance_path,
+                placed.key.as_deref(),
+                project,
+                project_places,
+                places,
+            );
+            let message = if inherited {
+                format!(
+                    "{} (inherited from defaults by project {})",
+                    violation.message, project.name
+                )
+            } else {
+                violation.message
+            };
+            out.push(
+                Diagnostic::error(Rule::Policy, message)
+                    .at(source.place(span))
+                    .project(project.name.clone()),
+            );
+        }
+    }
+}
+
+/// Where a violation is fixed: the value (or key) that breaks the rule, in the project or in
+/// `defaults`; the project's `tags:` line for a missing tag; its `name:` otherwise.
+fn place_of(
+    pointer: &str,
+    key: Option<&str>,
+    project: &DesiredProject,
+    own: &ProjectPlaces,
+    places: &ManifestPlaces,
+) -> (yaml::Span, bool) {
+    let fallback = own.tags.unwrap_or(own.name);
+    let tag = key.map(str::to_string).or_else(|| {
+        pointer
+            .strip_prefix("/tags/")
+            .map(|k| k.replace("~1", "/").replace("~0", "~"))
+    });
+    let Some(tag) = tag else {
+        return match pointer {
+            "/tags" => (fallback, false),
+            _ => (own.name, false),
+        };
+    };
+    let on_key = key.is_some();
+    let pick = |p: &load::TagPlace| if on_key { p.key } else { p.value };
+    match project.tags.get(&tag).map(|t| t.source) {
+        Some(TagSource::Defaults) => match places.defaults.get(&tag) {
+            Some(p) => (pick(p), true),
+            None => (fallback, false),
+        },
+        _ => match own.own.get(&tag) {
+            Some(p) => (pick(p), false),
+            None => (fallback, false),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_components_are_folded() {
+        assert_eq!(
+            normalize(Path::new("examples/../policies/required-tags.yaml")),
+            PathBuf::from("policies/required-tags.yaml")
+        );
+        assert_eq!(
+            normalize(Path::new("../p.yaml")),
+            PathBuf::from("../p.yaml")
+        );
+        assert_eq!(normalize(Path::new("./p.yaml")), PathBuf::from("p.yaml"));
+    }
+}

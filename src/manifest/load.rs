@@ -1,0 +1,730 @@
+//! The Loader: a YAML tree to a `Manifest`, checking every rule of `product.md` on the way and
+//! collecting every problem (not only the first), each at the node that causes it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::source::SourceText;
+use super::yaml::{Node, Span, Style, Value};
+use super::{
+    AWS_PREFIX, DesiredProject, DesiredTag, Manifest, OWNER_TAG, PROTECT_TAG, SandboxTarget,
+    TagPatterns, TagSource, Target,
+};
+use crate::diagnostics::{Diagnostic, Rule};
+
+pub const MAX_NAME_CHARS: usize = 128;
+pub const MAX_TAGS: usize = 200;
+pub const MAX_KEY_CHARS: usize = 128;
+pub const MAX_VALUE_CHARS: usize = 256;
+
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "target",
+    "policy",
+    "owner",
+    "prune",
+    "ignore_tags",
+    "defaults",
+    "projects",
+];
+const TARGET_KEYS: &[&str] = &["region", "endpoint", "sandbox"];
+const SANDBOX_KEYS: &[&str] = &["state", "seed"];
+const DEFAULTS_KEYS: &[&str] = &["tags"];
+const PROJECT_KEYS: &[&str] = &["name", "id", "protect", "tags"];
+
+/// Where a tag was written: its key and its value.
+#[derive(Debug, Clone, Copy)]
+pub struct TagPlace {
+    pub key: Span,
+    pub value: Span,
+}
+
+/// The places of one desired project, parallel to `Manifest::projects`.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectPlaces {
+    /// The `name:` value, or the project's first line when it has no name.
+    pub name: Span,
+    /// The `tags:` key, when the project has one.
+    pub tags: Option<Span>,
+    pub own: BTreeMap<String, TagPlace>,
+}
+
+/// What the policy checker needs to place a violation; kept apart from `Manifest` so that the
+/// desired-state types stay plain values for the planner.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestPlaces {
+    pub defaults: BTreeMap<String, TagPlace>,
+    pub projects: Vec<ProjectPlaces>,
+    pub policy: Option<Span>,
+}
+
+pub struct Loaded {
+    pub manifest: Manifest,
+    pub places: ManifestPlaces,
+}
+
+/// Reads a manifest from its YAML tree. Diagnostics are appended to `out`; the manifest is
+/// returned even when some were found, with the broken parts left out, so that the policy can
+/// still be checked on the rest.
+pub fn load(
+    root: &Node,
+    source: &SourceText,
+    file: &Path,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Loaded> {
+    let mut loader = Loader { source, out };
+    loader.manifest(root, file)
+}
+
+struct Loader<'a> {
+    source: &'a SourceText,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+fn base_dir(file: &Path) -> PathBuf {
+    file.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The valid key closest to a misspelt one, if any is close enough to be a likely typo.
+pub fn nearest<'k>(key: &str, valid: &[&'k str]) -> Option<&'k str> {
+    let lower = key.to_lowercase();
+    valid
+        .iter()
+        .map(|v| (strsim::damerau_levenshtein(&lower, v), *v))
+        .filter(|(d, v)| *d <= (v.len() / 3).max(2))
+        .min()
+        .map(|(_, v)| v)
+}
+
+impl Loader<'_> {
+    fn report(&mut self, rule: Rule, span: Span, message: String, help: Option<String>) {
+        let mut d = Diagnostic::error(rule, message).at(self.source.place(span));
+        d.help = help;
+        self.out.push(d);
+    }
+
+    fn report_in(
+        &mut self,
+        project: &str,
+        rule: Rule,
+        span: Span,
+        message: String,
+        help: Option<String>,
+    ) {
+        let mut d = Diagnostic::error(rule, message)
+            .at(self.source.place(span))
+            .project(project);
+        d.help = help;
+        self.out.push(d);
+    }
+
+    /// The entries of a mapping, with unknown keys reported; None (reported) if not a mapping.
+    fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        valid: &[&str],
+    ) -> Option<Vec<(&'n str, &'n Node, &'n Node)>> {
+        let Some(entries) = node.as_map() else {
+            self.report(
+                Rule::Type,
+                node.span,
+                format!("{what} must be a mapping, not {}", node.kind_name()),
+                Some(format!(
+                    "write it as `key: value` lines ({})",
+                    valid.join(", ")
+                )),
+            );
+            return None;
+        };
+        let mut known = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let text = key.key_text();
+            if valid.contains(&text) {
+                known.push((text, key, value));
+                continue;
+            }
+            let help = match nearest(text, valid) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("the keys of {what} are: {}", valid.join(", ")),
+            };
+            self.report(
+                Rule::UnknownKey,
+                key.span,
+                format!("unknown key `{text}` in {what}"),
+                Some(help),
+            );
+        }
+        Some(known)
+    }
+
+    /// A text value (any non-null scalar, as written).
+    fn text(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar { text, .. } if !node.is_null() => Some(text.clone()),
+            _ => {
+                self.report(
+                    Rule::Type,
+                    node.span,
+                    format!("{what} must be text, not {}", node.kind_name()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        if let Value::Scalar {
+            text,
+            style: Style::Plain,
+        } = &node.value
+        {
+            match text.as_str() {
+                "true" | "True" | "TRUE" => return Some(true),
+                "false" | "False" | "FALSE" => return Some(false),
+                _ => {}
+            }
+        }
+        let shown = match &node.value {
+            Value::Scalar { text, .. } if !node.is_null() => format!("`{text}`"),
+            _ => node.kind_name().to_string(),
+        };
+        self.report(
+            Rule::Type,
+            node.span,
+            format!("{what} must be true or false, not {shown}"),
+            Some(format!("write `{what}: true` or `{what}: false`")),
+        );
+        None
+    }
+
+    fn manifest(&mut self, root: &Node, file: &Path) -> Option<Loaded> {
+        let entries = self.mapping(root, "the manifest", TOP_KEYS)?;
+        let dir = base_dir(file);
+        let mut manifest = Manifest {
+            file: file.to_path_buf(),
+            version: 0,
+            target: Target::default(),
+            policy: None,
+            owner: None,
+            prune: false,
+            ignore_tags: TagPatterns::default(),
+            defaults: BTreeMap::new(),
+            projects: Vec::new(),
+        };
+        let mut places = ManifestPlaces::default();
+        let mut projects_node = None;
+        for &(key, _, value) in &entries {
+            match key {
+                "version" => manifest.version = self.version(value).unwrap_or(1),
+                "target" => manifest.target = self.target(value, &dir),
+                "policy" => {
+                    if let Some(p) = self.text(value, "policy") {
+                        manifest.policy = Some(dir.join(p));
+                        places.policy = Some(value.span);
+                    }
+                }
+                "owner" => {
+                    if let Some(owner) = self.text(value, "owner") {
+                        if owner.trim().is_empty() || owner.chars().count() > MAX_VALUE_CHARS {
+                            self.report(
+                                Rule::TagLimit,
+                                value.span,
+                                format!("owner must be 1 to {MAX_VALUE_CHARS} characters (it is the value of tag {OWNER_TAG})"),
+                                None,
+                            );
+                        } else {
+                            manifest.owner = Some(owner);
+                        }
+                    }
+                }
+                "prune" => manifest.prune = self.boolean(value, "prune").unwrap_or(false),
+                "ignore_tags" => manifest.ignore_tags = self.ignore_tags(value),
+                "defaults" => {
+                    if let Some(entries) = self.mapping(value, "defaults", DEFAULTS_KEYS) {
+                        for (_, _, tags) in entries {
+                            let (values, tag_places) = self.tags(tags, None);
+                            manifest.defaults = values;
+                            places.defaults = tag_places;
+                        }
+                    }
+                }
+                "projects" => projects_node = Some(value),
+                _ => {}
+            }
+        }
+        if !entries.iter().any(|(k, _, _)| *k == "version") {
+            self.report(
+                Rule::Version,
+                first_line(root),
+                "the manifest has no `version`".to_string(),
+                Some("start the file with `version: 1`".to_string()),
+            );
+        }
+        match projects_node {
+            Some(node) => self.projects(node, &mut manifest, &mut places),
+            None => self.report(
+                Rule::Type,
+                first_line(root),
+                "the manifest has no `projects` list".to_string(),
+                Some(
+                    "add `projects:` with one `- name: …` entry per project (or `projects: []`)"
+                        .to_string(),
+                ),
+            ),
+        }
+        Some(Loaded { manifest, places })
+    }
+
+    fn version(&mut self, node: &Node) -> Option<u32> {
+        if let Value::Scalar {
+            text,
+            style: Style::Plain,
+        } = &node.value
+            && text == "1"
+        {
+            return Some(1);
+        }
+        let shown = match &node.value {
+            Value::Scalar { text, .. } if !node.is_null() => format!("`{text}`"),
+            _ => node.kind_name().to_string(),
+        };
+        self.report(
+            Rule::Version,
+            node.span,
+            format!("unsupported manifest version {shown}"),
+            Some("this tagrec reads `version: 1`; upgrade tagrec for newer manifests".to_string()),
+        );
+        None
+    }
+
+    fn target(&mut self, node: &Node, dir: &Path) -> Target {
+        let mut target = Target::default();
+        let Some(entries) = self.mapping(node, "target", TARGET_KEYS) else {
+            return target;
+        };
+        for (key, _, value) in entries {
+            match key {
+                "region" => target.region = self.text(value, "target.region"),
+                "endpoint" => {
+                    if let Some(endpoint) = self.text(value, "target.endpoint") {
+                        match url::Url::parse(&endpoint) {
+                            Ok(url) if matches!(url.scheme(), "http" | "https") => {
+                                target.endpoint = Some(endpoint);
+                            }
+                            _ => self.report(
+                                Rule::Type,
+                                value.span,
+                                format!("target.endpoint `{endpoint}` is not an http(s) URL"),
+                                Some("write the API's base URL, e.g. https://bedrock-mantle.us-east-1.api.aws/v1".to_string()),
+                            ),
+                        }
+                    }
+                }
+                "sandbox" => {
+                    let Some(entries) = self.mapping(value, "target.sandbox", SANDBOX_KEYS) else {
+                        continue;
+                    };
+                    let mut state = None;
+                    let mut seed = None;
+                    for (key, _, value) in entries {
+                        let path = self.text(value, &format!("target.sandbox.{key}"));
+                        match key {
+                            "state" => state = path.map(|p| dir.join(p)),
+                            _ => seed = path.map(|p| dir.join(p)),
+                        }
+                    }
+                    match state {
+                        Some(state) => target.sandbox = Some(SandboxTarget { state, seed }),
+                        None => self.report(
+                            Rule::Type,
+                            value.span,
+                            "target.sandbox has no `state` file".to_string(),
+                            Some("add `state: .tagrec/sandbox.json`".to_string()),
+                        ),
+                    }
+                }
+                _ => {}
+            }
+        }
+        target
+    }
+
+    fn ignore_tags(&mut self, node: &Node) -> TagPatterns {
+        let Value::Seq(items) = &node.value else {
+            self.report(
+                Rule::Type,
+                node.span,
+                format!("ignore_tags must be a list, not {}", node.kind_name()),
+                Some("write `ignore_tags: [\"Backup*\"]`".to_string()),
+            );
+            return TagPatterns::default();
+        };
+        TagPatterns(
+            items
+                .iter()
+                .filter_map(|item| self.text(item, "an ignore_tags entry"))
+                .collect(),
+        )
+    }
+
+    /// A `tags:` mapping: every key and value checked; what is valid is returned.
+    fn tags(
+        &mut self,
+        node: &Node,
+        project: Option<(&str, bool)>,
+    ) -> (BTreeMap<String, String>, BTreeMap<String, TagPlace>) {
+        let mut values = BTreeMap::new();
+        let mut places = BTreeMap::new();
+        let name = project.map(|(n, _)| n.to_string());
+        let owner_set = project.is_some_and(|(_, owner)| owner);
+        let Some(entries) = node.as_map() else {
+            let message = format!(
+                "tags must be a mapping of key: value, not {}",
+                node.kind_name()
+            );
+            let help = Some("write each tag as `Key: value` under `tags:`".to_string());
+            self.tag_report(name.as_deref(), Rule::Type, node.span, message, help);
+            return (values, places);
+        };
+        for (key, value) in entries {
+            let k = key.key_text();
+            let key_chars = k.chars().count();
+            if key.is_null() || key_chars == 0 {
+                self.tag_report(
+                    name.as_deref(),
+                    Rule::TagLimit,
+                    key.span,
+                    "a tag key is empty".to_string(),
+                    Some("tag keys are 1 to 128 characters".to_string()),
+                );
+                continue;
+            }
+            if key_chars > MAX_KEY_CHARS {
+                self.tag_report(
+                    name.as_deref(),
+                    Rule::TagLimit,
+                    key.span,
+                    format!("tag key is {key_chars} characters; the limit is {MAX_KEY_CHARS}"),
+                    Some("shorten the key".to_string()),
+                );
+                continue;
+            }
+            if k.to_ascii_lowercase().starts_with(AWS_PREFIX) {
+                self.tag_report(
+                    name.as_deref(),
+                    Rule::ReservedKey,
+                    key.span,
+                    format!("tag key `{k}` starts with `aws:`, which AWS reserves"),
+                    Some("remove it: tagrec never sets or removes `aws:` tags".to_string()),
+                );
+                continue;
+            }
+            if k == PROTECT_TAG {
+                self.tag_report(
+                    name.as_deref(),
+                    Rule::ReservedKey,
+                    key.span,
+                    format!("tag `{PROTECT_TAG}` is tagrec's own"),
+                    Some("write `protect: true` on the project instead".to_string()),
+                );
+                continue;
+            }
+            if k == OWNER_TAG && owner_set {
+                self.tag_report(
+                    name.as_deref(),
+                    Rule::ReservedKey,
+                    key.span,
+                    format!("tag `{OWNER_TAG}` is set from `owner` in this manifest"),
+                    Some(format!(
+                        "remove it, or remove `owner` to manage {OWNER_TAG} by hand"
+                    )),
+                );
+                continue;
+            }
+            let text = match &value.value {
+                Value::Scalar { text, .. } if !value.is_null() => text,
+                Value::Scalar { text, .. } => {
+                    let help = if text.is_empty() {
+                        format!("give a value, or write `{k}: \"\"` for an empty one")
+                    } else {
+                        format!("quote it (`{k}: \"{text}\"`) if the text is meant")
+                    };
+                    self.tag_report(
+                        name.as_deref(),
+                        Rule::Type,
+                        value.span,
+                        format!("tag `{k}` has no value (YAML reads it as null)"),
+                        Some(help),
+                    );
+                    continue;
+                }
+                _ => {
+                    self.tag_report(
+                        name.as_deref(),
+                        Rule::Type,
+                        value.span,
+                        format!("tag `{k}` must be text, not {}", value.kind_name()),
+                        Some("tag values are strings; quote the text".to_string()),
+                    );
+                    continue;
+                }
+            };
+            let value_chars = text.chars().count();
+            if value_chars > MAX_VALUE_CHARS {
+                self.tag_report(
+                    name.as_deref(),
+                    Rule::TagLimit,
+                    value.span,
+                    format!(
+                        "tag `{k}` is {value_chars} characters long; the limit is {MAX_VALUE_CHARS}"
+                    ),
+                    Some("shorten the value".to_string()),
+                );
+                continue;
+            }
+            values.insert(k.to_string(), text.clone());
+            places.insert(
+                k.to_string(),
+                TagPlace {
+                    key: key.span,
+                    value: value.span,
+                },
+            );
+        }
+        (values, places)
+    }
+
+    fn tag_report(
+        &mut self,
+        project: Option<&str>,
+        rule: Rule,
+        span: Span,
+        message: String,
+        help: Option<String>,
+    ) {
+        match project {
+            Some(p) => self.report_in(p, rule, span, message, help),
+            None => self.report(rule, span, format!("in defaults: {message}"), help),
+        }
+    }
+
+    fn projects(&mut self, node: &Node, manifest: &mut Manifest, places: &mut ManifestPlaces) {
+        let Value::Seq(items) = &node.value else {
+            self.report(
+                Rule::Type,
+                node.span,
+                format!("projects must be a list, not {}", node.kind_name()),
+                Some("write one `- name: …` entry per project".to_string()),
+            );
+            return;
+        };
+        let mut names: HashMap<&str, Span> = HashMap::with_capacity(items.len());
+        let mut ids: HashMap<&str, Span> = HashMap::new();
+        manifest.projects.reserve(items.len());
+        places.projects.reserve(items.len());
+        for item in items {
+            let Some(entries) = self.mapping(item, "a project", PROJECT_KEYS) else {
+                continue;
+            };
+            let find = |k: &str| entries.iter().find(|(key, _, _)| *key == k).map(|e| e.2);
+            let Some(name_node) = find("name") else {
+                self.report(
+                    Rule::Type,
+                    first_line(item),
+                    "this project has no `name`".to_string(),
+                    Some("add `name: …` (1 to 128 characters)".to_string()),
+                );
+                continue;
+            };
+            let Some(name) = self.text(name_node, "name") else {
+                continue;
+            };
+            let mut ok = self.name(&name, name_node.span);
+            if ok {
+                if let Some(first) = names.get(name.as_str()) {
+                    self.report_in(
+                        &name,
+                        Rule::DuplicateProject,
+                        name_node.span,
+                        format!(
+                            "two projects are named `{name}` (the first at line {})",
+                            first.start.line
+                        ),
+                        Some(
+                            "names must be unique in a manifest: rename or remove one".to_string(),
+                        ),
+                    );
+                    ok = false;
+                } else if let Value::Scalar { text, .. } = &name_node.value {
+                    names.insert(text.as_str(), name_node.span);
+                }
+            }
+            let mut id = None;
+            if let Some(id_node) = find("id")
+                && let Some(text) = self.text(id_node, "id")
+            {
+                if !is_project_id(&text) {
+                    self.report_in(
+                        &name,
+                        Rule::Type,
+                        id_node.span,
+                        format!("`{text}` is not a project id"),
+                        Some("an id is `proj_` followed by lowercase letters and digits, as `tagrec import` writes it".to_string()),
+                    );
+                    ok = false;
+                } else if let Some(first) = ids.get(text.as_str()) {
+                    self.report_in(
+                        &name,
+                        Rule::DuplicateProject,
+                        id_node.span,
+                        format!(
+                            "two projects pin id `{text}` (the first at line {})",
+                            first.start.line
+                        ),
+                        Some("one live project can match only one entry: remove one".to_string()),
+                    );
+                    ok = false;
+                } else {
+                    if let Value::Scalar { text, .. } = &id_node.value {
+                        ids.insert(text.as_str(), id_node.span);
+                    }
+                    id = Some(text);
+                }
+            }
+            let protect = match find("protect") {
+                Some(node) => self.boolean(node, "protect").unwrap_or(false),
+                None => false,
+            };
+            let tags_entry = entries.iter().find(|(k, _, _)| *k == "tags");
+            let (own, own_places) = match tags_entry {
+                Some((_, _, tags)) => self.tags(tags, Some((&name, manifest.owner.is_some()))),
+                None => Default::default(),
+            };
+            let mut tags: BTreeMap<String, DesiredTag> = manifest
+                .defaults
+                .iter()
+                .filter(|(k, _)| !(manifest.owner.is_some() && k.as_str() == OWNER_TAG))
+                .map(|(k, v)| (k.clone(), tag(v, TagSource::Defaults)))
+                .collect();
+            for (k, v) in own {
+                tags.insert(k, tag(&v, TagSource::Project));
+            }
+            if let Some(owner) = &manifest.owner {
+                tags.insert(OWNER_TAG.to_string(), tag(owner, TagSource::Owner));
+            }
+            if protect {
+                tags.insert(PROTECT_TAG.to_string(), tag("true", TagSource::Protect));
+            }
+            let tags_key = tags_entry.map(|(_, key, _)| key.span);
+            if tags.len() > MAX_TAGS {
+                self.report_in(
+                    &name,
+                    Rule::TagLimit,
+                    tags_key.unwrap_or(name_node.span),
+                    format!(
+                        "project `{name}` would carry {} tags (with defaults and tagrec's own); the limit is {MAX_TAGS}",
+                        tags.len()
+                    ),
+                    Some("remove tags, or move some out of `defaults`".to_string()),
+                );
+            }
+            if !ok {
+                continue;
+            }
+            manifest.projects.push(DesiredProject {
+                name,
+                id,
+                protect,
+                tags,
+                place: Some(self.source.place(name_node.span)),
+            });
+            places.projects.push(ProjectPlaces {
+                name: name_node.span,
+                tags: tags_key,
+                own: own_places,
+            });
+        }
+    }
+
+    fn name(&mut self, name: &str, span: Span) -> bool {
+        let chars = name.chars().count();
+        let problem = if name.trim().is_empty() {
+            Some((
+                "a project name is empty or blank".to_string(),
+                "give the project a name",
+            ))
+        } else if chars > MAX_NAME_CHARS {
+            Some((
+                format!("project name is {chars} characters; the limit is {MAX_NAME_CHARS}"),
+                "shorten the name",
+            ))
+        } else if name == crate::api::model::DEFAULT_PROJECT_ID {
+            Some((
+                "`default` is the account's own default project, which cannot be managed"
+                    .to_string(),
+                "choose another name",
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some((message, help)) => {
+                self.report_in(name, Rule::Name, span, message, Some(help.to_string()));
+                false
+            }
+            None => true,
+        }
+    }
+}
+
+fn tag(value: &str, source: TagSource) -> DesiredTag {
+    DesiredTag {
+        value: value.to_string(),
+        source,
+    }
+}
+
+fn is_project_id(id: &str) -> bool {
+    id.strip_prefix("proj_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// The first line of a node, for problems about a whole mapping.
+fn first_line(node: &Node) -> Span {
+    let mut span = node.span;
+    if span.end.line != span.start.line || span.end.col <= span.start.col {
+        span.end = span.start;
+        span.end.col = span.start.col + 1;
+    }
+    if let Some(((key, _), _)) = node.as_map().and_then(|e| e.split_first()) {
+        return key.span;
+    }
+    span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_get_the_nearest_key() {
+        assert_eq!(nearest("projcts", TOP_KEYS), Some("projects"));
+        assert_eq!(nearest("Tags", PROJECT_KEYS), Some("tags"));
+        assert_eq!(nearest("ignore-tags", TOP_KEYS), Some("ignore_tags"));
+        assert_eq!(nearest("zzzzzzzz", TOP_KEYS), None);
+    }
+
+    #[test]
+    fn project_ids() {
+        assert!(is_project_id("proj_2z766pfxmkij5vwubv75"));
+        assert!(!is_project_id("proj_"));
+        assert!(!is_project_id("default"));
+        assert!(!is_project_id("proj_ABC"));
+    }
+}

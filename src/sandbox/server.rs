@@ -1,0 +1,620 @@
+//! `tagrec sandbox serve`: the store over HTTP, as `api.md` describes the endpoint, with its
+//! credentials, faults, lagging lists and request log. Every answer, error or not, is the API's
+//! JSON; no request, however odd, stops the server.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Serialize;
+
+use crate::api::model::{CreateProject, ModifyProject};
+
+use super::faults::{FaultSettings, Faults};
+use super::sigv4::{self, SigV4Key};
+use super::state::{self, StateError, StateFile, StateLock};
+use super::store::{self, ListQuery, Refusal, Store};
+
+/// The largest request body accepted (413 past it).
+pub const MAX_BODY: usize = 1 << 20;
+const PREFIX: &str = "/v1/organization/projects";
+
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub api_key: Option<String>,
+    pub read_only_api_key: Option<String>,
+    pub sigv4: Option<SigV4Key>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: String,
+    pub state: Option<PathBuf>,
+    pub seed: Option<PathBuf>,
+    pub region: String,
+    pub account_id: String,
+    pub credentials: Credentials,
+    pub faults: FaultSettings,
+    pub list_lag: Duration,
+    pub request_log: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {listen}: {source}")]
+    Bind {
+        listen: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot open the request log {}: {source}", path.display())]
+    RequestLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Stopped(std::io::Error),
+}
+
+/// The account as the server holds it: the current store, and past versions for lagging lists.
+struct Account {
+    current: Arc<Store>,
+    /// (since when, version), oldest first; only kept when lists lag.
+    history: VecDeque<(Instant, Arc<Store>)>,
+    state: Option<StateFile>,
+    /// Held for the server's life: nobody else writes this state meanwhile.
+    _lock: Option<StateLock>,
+}
+
+struct Server {
+    account: Mutex<Account>,
+    credentials: Credentials,
+    faults: Faults,
+    list_lag: Duration,
+    region: String,
+    log: Option<Mutex<File>>,
+}
+
+/// Binds, then calls `ready` with the address (the caller prints it), then serves until Ctrl-C or
+/// SIGTERM.
+pub async fn serve(
+    options: ServeOptions,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let server = Arc::new(Server::open(&options)?);
+    let listener = tokio::net::TcpListener::bind(&options.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            listen: options.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        listen: options.listen.clone(),
+        source,
+    })?;
+    ready(addr);
+    let app = Router::new().fallback(handle).with_state(server);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServeError::Stopped)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+impl Server {
+    fn open(options: &ServeOptions) -> Result<Server, ServeError> {
+        let state = options.state.as_deref().map(StateFile::new);
+        let lock = match &state {
+            Some(file) => Some(file.lock(Duration::from_secs(2))?),
+            None => None,
+        };
+        let projects = state::initial_projects(
+            state.as_ref(),
+            options.seed.as_deref(),
+            &options.region,
+            &options.account_id,
+        )?;
+        let store = Arc::new(Store::new(&options.region, &options.account_id, projects));
+        let log = match &options.request_log {
+            Some(path) => Some(Mutex::new(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| ServeError::RequestLog {
+                        path: path.clone(),
+                        source,
+                    })?,
+            )),
+            None => None,
+        };
+        let mut history = VecDeque::new();
+        if !options.list_lag.is_zero() {
+            history.push_back((Instant::now(), store.clone()));
+        }
+        Ok(Server {
+            account: Mutex::new(Account {
+                current: store,
+                history,
+                state,
+                _lock: lock,
+            }),
+            credentials: options.credentials.clone(),
+            faults: Faults::new(options.faults.clone()),
+            list_lag: options.list_lag,
+            region: options.region.clone(),
+            log,
+        })
+    }
+
+    fn account(&self) -> std::sync::MutexGuard<'_, Account> {
+        // A panic elsewhere while holding the lock leaves a whole store (writes swap an Arc).
+        self.account.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn current(&self) -> Arc<Store> {
+        self.account().current.clone()
+    }
+
+    /// The store as it was `list_lag` ago (AWS lists may lag writes).
+    fn listed(&self) -> Arc<Store> {
+        let mut account = self.account();
+        if self.list_lag.is_zero() {
+            return account.current.clone();
+        }
+        let Some(cutoff) = Instant::now().checked_sub(self.list_lag) else {
+            return account
+                .history
+                .front()
+                .map_or(account.current.clone(), |v| v.1.clone());
+        };
+        while account.history.len() > 1 && account.history[1].0 <= cutoff {
+            account.history.pop_front();
+        }
+        account
+            .history
+            .front()
+            .map_or(account.current.clone(), |v| v.1.clone())
+    }
+
+    /// Runs a write on a copy of the store, saves it, then makes it current: a write that cannot
+    /// be saved is not done.
+    fn write<T>(
+        &self,
+        change: impl FnOnce(&mut Store) -> Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        let mut account = self.account();
+        let mut next = Store::clone(&account.current);
+        let result = change(&mut next)?;
+        if let Some(file) = &account.state
+            && let Err(error) = file.save(&next)
+        {
+            return Err(Refusal {
+                status: 500,
+                kind: "server_error",
+                message: format!("The sandbox could not save its state: {error}"),
+                param: None,
+                code: None,
+            });
+        }
+        let next = Arc::new(next);
+        account.current = next.clone();
+        if !self.list_lag.is_zero() {
+            account.history.push_back((Instant::now(), next));
+        }
+        Ok(result)
+    }
+
+    fn check_credentials(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Refusal> {
+        let credentials = &self.credentials;
+        if credentials.api_key.is_none()
+            && credentials.read_only_api_key.is_none()
+            && credentials.sigv4.is_none()
+        {
+            return Ok(());
+        }
+        let authorization = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if authorization.starts_with("AWS4-HMAC-SHA256") {
+            let Some(key) = &credentials.sigv4 else {
+                return Err(unauthorized(
+                    "This endpoint does not accept SigV4 signatures; use an API key.",
+                ));
+            };
+            return sigv4::verify(
+                key,
+                &self.region,
+                method.as_str(),
+                path_and_query,
+                headers,
+                body,
+                SystemTime::now(),
+            )
+            .map_err(|reason| {
+                unauthorized(&format!("The SigV4 signature was refused: {reason}."))
+            });
+        }
+        let key = authorization
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        let Some(key) = key else {
+            return Err(unauthorized(
+                "No credentials: send Authorization: Bearer <API key>, an x-api-key header, or a SigV4 signature for the service bedrock-mantle.",
+            ));
+        };
+        let matches = |expected: &Option<String>| {
+            expected
+                .as_deref()
+                .is_some_and(|expected| same_secret(expected.as_bytes(), key.as_bytes()))
+        };
+        if matches(&credentials.api_key) {
+            return Ok(());
+        }
+        if matches(&credentials.read_only_api_key) {
+            if method == Method::POST {
+                return Err(Refusal {
+                    status: 403,
+                    kind: "permission_error",
+                    message: "This API key may only get and list projects (a long-term Amazon Bedrock API key). Creating, updating and archiving projects needs a short-term API key or SigV4 credentials allowed bedrock-mantle:CreateProject, UpdateProject, ArchiveProject, TagResource, UntagResource and ListTagsForResource.".to_string(),
+                    param: None,
+                    code: None,
+                });
+            }
+            return Ok(());
+        }
+        Err(unauthorized("Incorrect API key provided."))
+    }
+
+    fn log(&self, entry: &LogEntry<'_>) {
+        let Some(log) = &self.log else { return };
+        let Ok(mut line) = serde_json::to_vec(entry) else {
+            return;
+        };
+        line.push(b'\n');
+        let mut file = log.lock().unwrap_or_else(|p| p.into_inner());
+        // A full disk must not take the emulator down; the log is a testing aid.
+        let _ = file.write_all(&line);
+    }
+}
+
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn unauthorized(message: &str) -> Refusal {
+    Refusal {
+        status: 401,
+        kind: "authentication_error",
+        message: message.to_string(),
+        param: None,
+        code: None,
+    }
+}
+
+#[derive(Serialize)]
+struct LogEntry<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    status: Option<u16>,
+    id: Option<&'a str>,
+    committed: bool,
+}
+
+/// What a request came to: an answer, and the project it wrote, if any.
+struct Outcome {
+    response: Response,
+    written: Option<String>,
+}
+
+async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().map(str::to_string);
+    let latency = server.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let outcome = answer(&server, request).await;
+    let dropped = outcome.written.is_some() && server.faults.should_drop_answer();
+    server.log(&LogEntry {
+        method: method.as_str(),
+        path: &path,
+        query: query.as_deref(),
+        status: if dropped {
+            None
+        } else {
+            Some(outcome.response.status().as_u16())
+        },
+        id: outcome.written.as_deref(),
+        committed: outcome.written.is_some(),
+    });
+    if dropped {
+        // The write is done; the client gets no answer at all (hyper closes the connection
+        // when the body fails before a byte of the response is sent).
+        return Response::new(Body::new(LostAnswer));
+    }
+    outcome.response
+}
+
+async fn answer(server: &Arc<Server>, request: Request) -> Outcome {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return refused(&too_large());
+    }
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return refused(&too_large());
+        }
+        Err(error) => {
+            return refused(&Refusal::invalid(
+                None,
+                format!("The request body could not be read: {error}"),
+            ));
+        }
+    };
+    let path_and_query = parts.uri.path_and_query().map_or_else(
+        || parts.uri.path().to_string(),
+        |pq| pq.as_str().to_string(),
+    );
+    if let Err(refusal) =
+        server.check_credentials(&parts.method, &path_and_query, &parts.headers, &body)
+    {
+        return refused(&refusal);
+    }
+    if let Some(wait) = server.faults.throttle() {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut outcome = refused(&Refusal {
+            status: 429,
+            kind: "rate_limit_exceeded",
+            message: format!("Rate limit reached. Retry in {seconds}s."),
+            param: None,
+            code: Some("rate_limit_exceeded"),
+        });
+        outcome
+            .response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        return outcome;
+    }
+    if server.faults.should_fail() {
+        return refused(&Refusal {
+            status: 500,
+            kind: "server_error",
+            message: "The server had an error while processing your request (an injected fault: --fail-rate). Retry it.".to_string(),
+            param: None,
+            code: None,
+        });
+    }
+    let route = match Route::parse(parts.uri.path()) {
+        Some(route) => route,
+        None => {
+            return refused(&Refusal {
+                status: 404,
+                kind: "not_found_error",
+                message: format!(
+                    "Unknown route {} {}: projects are at /v1/organization/projects.",
+                    parts.method,
+                    store::shorten(parts.uri.path())
+                ),
+                param: None,
+                code: None,
+            });
+        }
+    };
+    let server = server.clone();
+    let method = parts.method.clone();
+    let query = parts.uri.query().map(str::to_string);
+    // Writes fsync the state file: off the async threads.
+    match tokio::task::spawn_blocking(move || dispatch(&server, &method, route, query, &body)).await
+    {
+        Ok(outcome) => outcome,
+        Err(error) => refused(&Refusal {
+            status: 500,
+            kind: "server_error",
+            message: format!("The sandbox failed on this request: {error}"),
+            param: None,
+            code: None,
+        }),
+    }
+}
+
+fn too_large() -> Refusal {
+    Refusal {
+        status: 413,
+        kind: "invalid_request_error",
+        message: format!("The request body is larger than {MAX_BODY} bytes."),
+        param: None,
+        code: None,
+    }
+}
+
+/// Where a request goes. Ids are percent-decoded; one that is not UTF-8 cannot name a project.
+enum Route {
+    Collection,
+    Project(String),
+    Archive(String),
+}
+
+impl Route {
+    fn parse(path: &str) -> Option<Route> {
+        let rest = path.strip_prefix(PREFIX)?;
+        if rest.is_empty() {
+            return Some(Route::Collection);
+        }
+        let rest = rest.strip_prefix('/')?;
+        let decode = |segment: &str| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        match rest.split('/').collect::<Vec<_>>()[..] {
+            [id] => Some(Route::Project(decode(id))),
+            [id, "archive"] => Some(Route::Archive(decode(id))),
+            _ => None,
+        }
+    }
+
+    fn allowed(&self) -> &'static str {
+        match self {
+            Route::Collection | Route::Project(_) => "GET, POST",
+            Route::Archive(_) => "POST",
+        }
+    }
+}
+
+fn dispatch(
+    server: &Server,
+    method: &Method,
+    route: Route,
+    query: Option<String>,
+    body: &Bytes,
+) -> Outcome {
+    let result = match (&route, method) {
+        (Route::Collection, &Method::GET) => ListQuery::parse(query.as_deref())
+            .and_then(|query| server.listed().list(&query))
+            .map(|list| (json(StatusCode::OK, &list), None)),
+        (Route::Collection, &Method::POST) => parse_body::<CreateProject>(body, false)
+            .and_then(|request| server.write(|store| store.create(&request)))
+            .map(|project| {
+                let id = project.id.clone();
+                (json(StatusCode::OK, &project), Some(id))
+            }),
+        (Route::Project(id), &Method::GET) => server
+            .current()
+            .retrieve(id)
+            .map(|project| (json(StatusCode::OK, &project), None)),
+        (Route::Project(id), &Method::POST) => parse_body::<ModifyProject>(body, true)
+            .and_then(|request| server.write(|store| store.modify(id, &request)))
+            .map(|project| (json(StatusCode::OK, &project), Some(project.id))),
+        (Route::Archive(id), &Method::POST) => server
+            .write(|store| store.archive(id))
+            .map(|project| (json(StatusCode::OK, &project), Some(project.id))),
+        _ => {
+            let mut outcome = refused(&Refusal {
+                status: 405,
+                kind: "invalid_request_error",
+                message: format!(
+                    "Method {method} is not allowed here; use {}.",
+                    route.allowed()
+                ),
+                param: None,
+                code: None,
+            });
+            outcome
+                .response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(route.allowed()));
+            return outcome;
+        }
+    };
+    match result {
+        Ok((response, written)) => Outcome { response, written },
+        Err(refusal) => refused(&refusal),
+    }
+}
+
+/// Unknown fields are ignored; an empty body is `{}` where every field is optional.
+fn parse_body<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    empty_is_object: bool,
+) -> Result<T, Refusal> {
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) && empty_is_object {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(text).map_err(|error| {
+        Refusal::invalid(
+            None,
+            format!("The request body is not valid for this operation: {error}."),
+        )
+    })
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn refused(refusal: &Refusal) -> Outcome {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Outcome {
+        response: json(status, &refusal.body()),
+        written: None,
+    }
+}
+
+/// A response body that fails before its first byte: hyper then closes the connection without
+/// sending the status line, which is what a client sees when an answer is lost.
+struct LostAnswer;
+
+impl HttpBody for LostAnswer {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "answer dropped on purpose (--drop-after-commit-rate)",
+        ))))
+    }
+}

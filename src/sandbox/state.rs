@@ -1,0 +1,392 @@
+//! Where an emulated account lives between runs: the seed (a JSON array of projects in the API's
+//! shape) and the state file, written atomically (temporary file, fsync, rename) under a lock file
+//! so that a kill leaves the old or the new state and two processes never interleave their writes.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::api::model::{DEFAULT_PROJECT_ID, DataRetention, LiveProject, ProjectStatus, Tags};
+
+use super::store::{self, Store, StoreSnapshot};
+
+/// The state file format this build writes and reads.
+const STATE_VERSION: u32 = 1;
+/// When a seed project has no `created_at`: 2026-01-01, plus its position, so that a seeded
+/// account lists in the seed's order and is the same on every run.
+const SEED_CREATED_AT: i64 = 1_767_225_600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is not a valid sandbox state: {message}. Fix it, or delete it with `tagrec sandbox reset` to start again from the seed",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error("{} is not a valid seed: {message}", path.display())]
+    Seed { path: PathBuf, message: String },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is locked by another process (a running `tagrec sandbox serve` or `apply` on the same state); wait for it to finish or stop it",
+        path.display()
+    )]
+    Locked { path: PathBuf },
+}
+
+/// A state file and its lock file (`<state>.lock`, beside it).
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+/// Held while writing (or, for a server, while it runs); the OS releases it when the process dies,
+/// so a `kill -9` never leaves a stale lock behind.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+#[derive(Deserialize)]
+struct StateDocument {
+    version: u32,
+    projects: Vec<LiveProject>,
+}
+
+/// A seed project: only `id` and `name` are required; the rest is filled in.
+#[derive(Deserialize)]
+struct SeedProject {
+    id: String,
+    name: String,
+    #[serde(default)]
+    arn: Option<String>,
+    #[serde(default)]
+    created_at: Option<i64>,
+    #[serde(default)]
+    status: Option<ProjectStatus>,
+    #[serde(default)]
+    archived_at: Option<i64>,
+    #[serde(default)]
+    tags: Option<Tags>,
+    #[serde(default)]
+    data_retention: Option<DataRetention>,
+}
+
+impl StateFile {
+    pub fn new(path: &Path) -> StateFile {
+        StateFile {
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        sibling(&self.path, ".lock")
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        sibling(&self.path, ".tmp")
+    }
+
+    /// The saved projects, or `None` when there is no state file yet.
+    pub fn load(&self) -> Result<Option<Vec<LiveProject>>, StateError> {
+        let text = match fs::read(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        let corrupt = |message: String| StateError::Corrupt {
+            path: self.path.clone(),
+            message,
+        };
+        let document: StateDocument =
+            serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
+        if document.version != STATE_VERSION {
+            return Err(corrupt(format!(
+                "its version is {}, this tagrec reads version {STATE_VERSION}",
+                document.version
+            )));
+        }
+        check_unique_ids(&document.projects).map_err(corrupt)?;
+        Ok(Some(document.projects))
+    }
+
+    /// Replaces the state file with `store`'s projects. The caller holds the lock.
+    pub fn save(&self, store: &Store) -> Result<(), StateError> {
+        let write_error = |source| StateError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let mut text = serde_json::to_vec_pretty(&StoreSnapshot {
+            version: STATE_VERSION,
+            projects: store.projects(),
+        })
+        .map_err(|e| write_error(std::io::Error::other(e)))?;
+        text.push(b'\n');
+        if let Some(folder) = self.folder() {
+            fs::create_dir_all(folder).map_err(write_error)?;
+        }
+        let temp = self.temp_path();
+        let mut file = File::create(&temp).map_err(write_error)?;
+        file.write_all(&text).map_err(write_error)?;
+        file.sync_all().map_err(write_error)?;
+        drop(file);
+        fs::rename(&temp, &self.path).map_err(write_error)?;
+        // The rename itself is durable only once the folder is synced.
+        if let Some(folder) = self.folder()
+            && let Ok(dir) = File::open(folder)
+        {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Takes the exclusive lock, waiting up to `wait` for another process to release it.
+    pub fn lock(&self, wait: Duration) -> Result<StateLock, StateError> {
+        let path = self.lock_path();
+        if let Some(folder) = self.folder() {
+            fs::create_dir_all(folder).map_err(|source| StateError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StateError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(StateLock { _file: file }),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => return Err(StateError::Locked { path }),
+                Err(TryLockError::Error(source)) => return Err(StateError::Write { path, source }),
+            }
+        }
+    }
+
+    fn folder(&self) -> Option<&Path> {
+        self.path.parent().filter(|p| !p.as_os_str().is_empty())
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn check_unique_ids(projects: &[LiveProject]) -> Result<(), String> {
+    let mut ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
+    ids.sort_unstable();
+    match ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        Some(pair) => Err(format!("the id '{}' appears twice", pair[0])),
+        None => Ok(()),
+    }
+}
+
+/// Reads a seed: a JSON array of projects in the API's shape, with defaults filled in.
+pub fn load_seed(
+    path: &Path,
+    region: &str,
+    account_id: &str,
+) -> Result<Vec<LiveProject>, StateError> {
+    let text = fs::read(path).map_err(|source| StateError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let seed_error = |message: String| StateError::Seed {
+        path: path.to_path_buf(),
+        message,
+    };
+    let seeds: Vec<SeedProject> = serde_json::from_slice(&text).map_err(|e| {
+        seed_error(format!(
+            "{e} (expected a JSON array of projects, each with at least \"id\" and \"name\")"
+        ))
+    })?;
+    let mut projects = Vec::with_capacity(seeds.len());
+    for (position, seed) in seeds.into_iter().enumerate() {
+        let valid_id = seed.id == DEFAULT_PROJECT_ID
+            || seed.id.strip_prefix("proj_").is_some_and(|rest| {
+                !rest.is_empty()
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        if !valid_id {
+            return Err(seed_error(format!(
+                "project {} has the id '{}'; an id is `default` or `proj_` followed by lowercase letters and digits",
+                position + 1,
+                store::shorten(&seed.id)
+            )));
+        }
+        let status = seed.status.unwrap_or(ProjectStatus::Active);
+        let created_at = seed.created_at.unwrap_or(SEED_CREATED_AT + position as i64);
+        projects.push(LiveProject {
+            arn: Some(
+                seed.arn
+                    .unwrap_or_else(|| store::arn(region, account_id, &seed.id)),
+            ),
+            object: "organization.project".to_string(),
+            name: seed.name,
+            created_at,
+            status,
+            archived_at: match status {
+                ProjectStatus::Active => None,
+                ProjectStatus::Archived => Some(seed.archived_at.unwrap_or(created_at)),
+            },
+            tags: seed.tags.unwrap_or_default(),
+            data_retention: Some(seed.data_retention.unwrap_or_else(store::inherit)),
+            id: seed.id,
+        });
+    }
+    check_unique_ids(&projects).map_err(seed_error)?;
+    Ok(projects)
+}
+
+/// The projects an account starts from: the state file when there is one, else the seed, else
+/// none (the store adds `default`).
+pub fn initial_projects(
+    state: Option<&StateFile>,
+    seed: Option<&Path>,
+    region: &str,
+    account_id: &str,
+) -> Result<Vec<LiveProject>, StateError> {
+    if let Some(state) = state
+        && let Some(projects) = state.load()?
+    {
+        return Ok(projects);
+    }
+    match seed {
+        Some(seed) => load_seed(seed, region, account_id),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Deletes a state file and its lock. `false` when there was no state file.
+pub fn reset(state: &Path) -> Result<bool, StateError> {
+    let file = StateFile::new(state);
+    let lock = file.lock(Duration::from_secs(5))?;
+    let existed = match fs::remove_file(state) {
+        Ok(()) => true,
+        Err(error) if error.kind() == ErrorKind::NotFound => false,
+        Err(source) => {
+            return Err(StateError::Write {
+                path: state.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let _ = fs::remove_file(file.temp_path());
+    drop(lock);
+    let _ = fs::remove_file(file.lock_path());
+    Ok(existed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_state_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(&dir.path().join("sub/state.json"));
+        assert!(file.load().unwrap().is_none());
+        let store = Store::new("eu-west-1", "111122223333", Vec::new());
+        let _lock = file.lock(Duration::ZERO).unwrap();
+        file.save(&store).unwrap();
+        let projects = file.load().unwrap().unwrap();
+        assert_eq!(projects, store.projects());
+    }
+
+    #[test]
+    fn a_corrupt_state_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fs::write(&path, "{\"version\": 1, \"projects\": [").unwrap();
+        let error = StateFile::new(&path).load().unwrap_err().to_string();
+        assert!(error.contains("state.json"), "{error}");
+        assert!(error.contains("sandbox reset"), "{error}");
+    }
+
+    #[test]
+    fn seed_fills_in_missing_fields_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed.json");
+        fs::write(
+            &path,
+            r#"[{"id": "proj_b", "name": "B"}, {"id": "proj_a", "name": "A", "status": "archived"}]"#,
+        )
+        .unwrap();
+        let projects = load_seed(&path, "us-east-1", "123456789012").unwrap();
+        assert_eq!(projects[0].created_at + 1, projects[1].created_at);
+        assert_eq!(projects[1].archived_at, Some(projects[1].created_at));
+        assert_eq!(
+            projects[0].arn.as_deref(),
+            Some("arn:aws:bedrock-mantle:us-east-1:123456789012:project/proj_b")
+        );
+    }
+
+    #[test]
+    fn seed_rejects_bad_and_duplicate_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed.json");
+        fs::write(&path, r#"[{"id": "x", "name": "B"}]"#).unwrap();
+        assert!(load_seed(&path, "r", "a").is_err());
+        fs::write(
+            &path,
+            r#"[{"id": "proj_a", "name": "A"}, {"id": "proj_a", "name": "B"}]"#,
+        )
+        .unwrap();
+        assert!(
+            load_seed(&path, "r", "a")
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+    }
+
+    #[test]
+    fn a_held_lock_is_refused_then_reset_removes_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let file = StateFile::new(&path);
+        let lock = file.lock(Duration::ZERO).unwrap();
+        file.save(&Store::new("r", "a", Vec::new())).unwrap();
+        assert!(matches!(
+            file.lock(Duration::from_millis(30)),
+            Err(StateError::Locked { .. })
+        ));
+        drop(lock);
+        assert!(reset(&path).unwrap());
+        assert!(!path.exists());
+        assert!(!file.lock_path().exists());
+        assert!(!reset(&path).unwrap());
+    }
+}
