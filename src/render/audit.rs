@@ -1,0 +1,213 @@
+//! Printers of an audit: a text table, JSON, CSV (one row per violation, RFC 4180) and markdown.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::api::Tags;
+use crate::policy::Violation;
+
+pub const BILLING_REMINDER: &str = "Tags count in Cost Explorer only once activated as cost allocation tags in AWS Billing (it takes up to 24 hours).";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedProject {
+    pub name: String,
+    pub id: String,
+    pub managed: bool,
+    pub tags: Tags,
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub projects: Vec<AuditedProject>,
+    pub compliant: usize,
+}
+
+impl Audit {
+    pub fn new(projects: Vec<AuditedProject>) -> Self {
+        let compliant = projects.iter().filter(|p| p.violations.is_empty()).count();
+        Audit {
+            projects,
+            compliant,
+        }
+    }
+
+    /// Share of compliant projects; 1.0 for an account with none.
+    pub fn rate(&self) -> f64 {
+        if self.projects.is_empty() {
+            1.0
+        } else {
+            self.compliant as f64 / self.projects.len() as f64
+        }
+    }
+
+    /// How many projects break each kind of problem, most frequent first.
+    fn counts(&self) -> Vec<(String, usize)> {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for p in &self.projects {
+            for v in &p.violations {
+                *counts.entry(v.message.clone()).or_default() += 1;
+            }
+        }
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        counts
+    }
+}
+
+fn percent(rate: f64) -> String {
+    format!("{:.1}%", rate * 100.0)
+}
+
+pub fn text(audit: &Audit) -> String {
+    let mut out = String::new();
+    let width = |f: &dyn Fn(&AuditedProject) -> usize, min: usize| {
+        audit.projects.iter().map(f).max().unwrap_or(0).max(min)
+    };
+    let name_w = width(&|p| p.name.chars().count(), 7);
+    let id_w = width(&|p| p.id.chars().count(), 2);
+    let _ = writeln!(
+        out,
+        "{:name_w$}  {:id_w$}  {:7}  VIOLATIONS",
+        "PROJECT", "ID", "MANAGED"
+    );
+    for p in &audit.projects {
+        let violations = if p.violations.is_empty() {
+            "-".to_string()
+        } else {
+            p.violations
+                .iter()
+                .map(|v| v.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let managed = if p.managed { "yes" } else { "no" };
+        let _ = writeln!(
+            out,
+            "{:name_w$}  {:id_w$}  {managed:7}  {violations}",
+            p.name, p.id
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nCompliance: {} of {} projects ({}).",
+        audit.compliant,
+        audit.projects.len(),
+        percent(audit.rate())
+    );
+    let counts = audit.counts();
+    if !counts.is_empty() {
+        out.push_str("Violations:\n");
+        for (message, n) in counts {
+            let _ = writeln!(out, "  {n:>5}  {message}");
+        }
+    }
+    let _ = writeln!(out, "\n{BILLING_REMINDER}");
+    out
+}
+
+pub fn json(audit: &Audit) -> String {
+    let value = serde_json::json!({
+        "format_version": "1",
+        "summary": {
+            "projects": audit.projects.len(),
+            "compliant": audit.compliant,
+            "rate": audit.rate(),
+        },
+        "projects": audit.projects,
+    });
+    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+pub fn csv(audit: &Audit) -> String {
+    let mut out = String::from("name,id,managed,rule,message\r\n");
+    for p in &audit.projects {
+        for v in &p.violations {
+            let fields = [
+                p.name.as_str(),
+                p.id.as_str(),
+                if p.managed { "true" } else { "false" },
+                v.rule.as_str(),
+                v.message.as_str(),
+            ];
+            let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            out.push_str(&row.join(","));
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+/// RFC 4180: quote a field holding a comma, quote or line break, doubling its quotes.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn markdown(audit: &Audit) -> String {
+    let mut out = format!(
+        "### tagrec audit\n\n**Compliance: {} of {} projects ({}).**\n\n",
+        audit.compliant,
+        audit.projects.len(),
+        percent(audit.rate())
+    );
+    if !audit.projects.is_empty() {
+        out.push_str("| Project | Id | Managed | Violations |\n|---|---|---|---|\n");
+        for p in &audit.projects {
+            let v = if p.violations.is_empty() {
+                "none".to_string()
+            } else {
+                p.violations
+                    .iter()
+                    .map(|v| md_cell(&v.message))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            };
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {v} |",
+                md_cell(&p.name),
+                p.id,
+                if p.managed { "yes" } else { "no" }
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "_{BILLING_REMINDER}_");
+    out
+}
+
+fn md_cell(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        match ch {
+            '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_per_rfc_4180() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+}
