@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -204,7 +205,8 @@ pub fn connect_with_env(
             region,
         } => {
             shell.verbose(|| format!("embedded sandbox, state {}", state.display()));
-            let api: crate::api::client::HttpApi = anyhow::bail!("SANDBOX-PENDING {seed:?}");
+            let api = crate::sandbox::embedded::EmbeddedApi::open(&state, seed.as_deref(), &region)
+                .with_context(|| format!("could not open the sandbox state {}", state.display()))?;
             Ok(Connection {
                 api: Arc::new(api),
                 target: TargetInfo {

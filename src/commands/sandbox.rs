@@ -10,15 +10,38 @@ use crate::sandbox::server::{self, Credentials, ServeOptions};
 use crate::sandbox::sigv4::SigV4Key;
 use crate::shell::{Exit, Shell};
 
-pub fn run(shell: &Shell, _global: &GlobalArgs, cmd: SandboxCommand) -> anyhow::Result<Exit> {
+pub fn run(shell: &Shell, global: &GlobalArgs, cmd: SandboxCommand) -> anyhow::Result<Exit> {
     match cmd {
         SandboxCommand::Serve(args) => serve(shell, *args),
-        // Needs the manifest loader (target.sandbox.state, relative to the manifest), which is
-        // another issue's; `crate::sandbox::reset(state)` does the deleting once it is wired.
-        SandboxCommand::Reset => anyhow::bail!(
-            "`tagrec sandbox reset` needs the manifest loader, which is not merged yet; delete the state file named by `target.sandbox.state` (and its `.lock`) by hand meanwhile"
-        ),
+        SandboxCommand::Reset => reset(shell, global),
     }
+}
+
+/// Deletes the state of the manifest's embedded sandbox, so the next plan starts from the seed.
+fn reset(shell: &Shell, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let Some((manifest, _)) = super::plan::load_manifest(shell, &global.manifest) else {
+        return Ok(Exit::Failure);
+    };
+    let Some(sandbox) = &manifest.target.sandbox else {
+        anyhow::bail!(
+            "{} has no `target.sandbox`: there is no sandbox state to reset (tagrec never deletes anything in a real account)",
+            manifest.file.display()
+        );
+    };
+    let existed = crate::sandbox::embedded::reset(&sandbox.state)
+        .with_context(|| format!("could not reset {}", sandbox.state.display()))?;
+    shell.status(if existed {
+        format!(
+            "Deleted {}: the sandbox starts again from its seed.",
+            sandbox.state.display()
+        )
+    } else {
+        format!(
+            "{} does not exist: the sandbox is already at its seed.",
+            sandbox.state.display()
+        )
+    });
+    Ok(Exit::Success)
 }
 
 fn serve(shell: &Shell, args: ServeArgs) -> anyhow::Result<Exit> {
