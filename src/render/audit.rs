@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::api::Tags;
 use crate::policy::Violation;
+use crate::render::markdown_text;
 
 pub const BILLING_REMINDER: &str = "Tags count in Cost Explorer only once activated as cost allocation tags in AWS Billing (it takes up to 24 hours).";
 
@@ -166,14 +167,14 @@ pub fn markdown(audit: &Audit) -> String {
             } else {
                 p.violations
                     .iter()
-                    .map(|v| md_cell(&v.message))
+                    .map(|v| markdown_text(&v.message))
                     .collect::<Vec<_>>()
                     .join("<br>")
             };
             let _ = writeln!(
                 out,
                 "| {} | `{}` | {} | {v} |",
-                md_cell(&p.name),
+                markdown_text(&p.name),
                 p.id,
                 if p.managed { "yes" } else { "no" }
             );
@@ -181,21 +182,6 @@ pub fn markdown(audit: &Audit) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "_{BILLING_REMINDER}_");
-    out
-}
-
-fn md_cell(s: &str) -> String {
-    let mut out = String::new();
-    for ch in s.chars() {
-        match ch {
-            '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '\n' | '\r' => out.push(' '),
-            _ => out.push(ch),
-        }
-    }
     out
 }
 

@@ -8,6 +8,7 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::manifest::{OWNER_TAG, TagSource};
 use crate::plan::{Action, Change, Plan, TagChange, TagOp, Unmanaged};
+use crate::render::markdown_text;
 use crate::shell::{BOLD, GREEN, RED, YELLOW};
 
 /// GitHub refuses comments over 65,536 characters; keep a margin for the note of what was cut.
@@ -338,7 +339,7 @@ fn table_row(c: &Change) -> String {
         c.action.as_str(),
         code(&c.name),
         c.id.as_deref().map(code).unwrap_or_default(),
-        cell(&summary)
+        markdown_text(&summary)
     )
 }
 
@@ -362,7 +363,7 @@ fn markdown_tail(plan: &Plan) -> String {
             let rest = if notes.is_empty() {
                 String::new()
             } else {
-                format!(": {}", cell(&notes.join("; ")))
+                format!(": {}", markdown_text(&notes.join("; ")))
             };
             let _ = writeln!(out, "- {} ({}){rest}", code(&u.name), code(&u.id));
         }
@@ -371,7 +372,7 @@ fn markdown_tail(plan: &Plan) -> String {
     if !plan.warnings.is_empty() {
         out.push_str("**Warnings**\n\n");
         for w in &plan.warnings {
-            let _ = writeln!(out, "- {}", cell(w));
+            let _ = writeln!(out, "- {}", markdown_text(w));
         }
         out.push('\n');
     }
@@ -396,25 +397,10 @@ fn code(s: &str) -> String {
     // A backtick inside a code span needs a longer fence; names with one are rare enough to
     // fall back to escaping.
     if s.contains('`') {
-        cell(s)
+        markdown_text(s)
     } else {
         format!("`{}`", s.replace('|', "\\|"))
     }
-}
-
-fn cell(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '\n' | '\r' => out.push(' '),
-            _ => out.push(ch),
-        }
-    }
-    out
 }
 
 pub fn strip_ansi(s: &str) -> String {
