@@ -648,3 +648,209 @@ fn sigv4_signatures_are_verified() {
     assert_eq!(names, ["default", "Signed"]);
     assert_eq!(projects["data"][1]["tags"], json!({"Team": "Risk"}));
 }
+
+fn statuses(sandbox: &Sandbox, count: usize) -> Vec<u16> {
+    (0..count)
+        .map(|_| sandbox.get("/organization/projects?limit=1").status)
+        .collect()
+}
+
+#[test]
+fn fail_rate_gives_500s_that_a_fault_seed_replays() {
+    let args = ["--fail-rate", "0.5", "--fault-seed", "42"];
+    let first = statuses(&Sandbox::start(&args), 40);
+    let second = statuses(&Sandbox::start(&args), 40);
+    assert_eq!(first, second, "the same seed gives the same faults");
+    assert!(first.contains(&500) && first.contains(&200), "{first:?}");
+    assert!(first.iter().all(|s| *s == 200 || *s == 500));
+    let other = statuses(
+        &Sandbox::start(&["--fail-rate", "0.5", "--fault-seed", "43"]),
+        40,
+    );
+    assert_ne!(first, other);
+
+    let sandbox = Sandbox::start(&["--fail-rate", "1"]);
+    let reply = sandbox.post(
+        "/organization/projects",
+        &json!({"name": "never"}).to_string(),
+    );
+    assert_eq!(
+        (reply.status, reply.error_type().as_str()),
+        (500, "server_error")
+    );
+}
+
+#[test]
+fn fail_rate_fails_before_doing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let sandbox = Sandbox::start(&[
+        "--fail-rate",
+        "0.5",
+        "--fault-seed",
+        "1",
+        "--request-log",
+        log.to_str().unwrap(),
+    ]);
+    let mut acknowledged = 0;
+    for i in 0..30 {
+        let reply = sandbox.post(
+            "/organization/projects",
+            &json!({"name": format!("p{i}")}).to_string(),
+        );
+        if reply.status == 200 {
+            acknowledged += 1;
+        }
+    }
+    assert!(acknowledged > 0 && acknowledged < 30);
+    drop(sandbox);
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let entries: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 30);
+    let committed = entries.iter().filter(|e| e["committed"] == true).count();
+    assert_eq!(committed, acknowledged);
+    for entry in &entries {
+        assert_eq!(entry["method"], "POST");
+        assert_eq!(entry["path"], "/v1/organization/projects");
+        assert_eq!(entry["query"], Value::Null);
+        if entry["status"] == 500 {
+            assert_eq!(entry["committed"], false);
+            assert_eq!(entry["id"], Value::Null);
+        } else {
+            assert_eq!(entry["status"], 200);
+            assert!(entry["id"].as_str().unwrap().starts_with("proj_"));
+        }
+    }
+}
+
+#[test]
+fn rate_limit_answers_429_with_retry_after() {
+    let sandbox = Sandbox::start(&["--rate-limit", "0.5"]);
+    let replies: Vec<_> = (0..5)
+        .map(|_| sandbox.get("/organization/projects"))
+        .collect();
+    assert_eq!(
+        replies[0].status, 200,
+        "the first request fits in the bucket"
+    );
+    let throttled: Vec<_> = replies.iter().filter(|r| r.status == 429).collect();
+    assert!(!throttled.is_empty());
+    for reply in throttled {
+        assert_eq!(reply.error_type(), "rate_limit_exceeded");
+        let seconds: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=2).contains(&seconds), "{seconds}");
+    }
+}
+
+#[test]
+fn latency_is_added_to_every_answer() {
+    let sandbox = Sandbox::start(&["--latency-ms", "300"]);
+    let start = std::time::Instant::now();
+    assert_eq!(sandbox.get("/organization/projects").status, 200);
+    // A lower bound only: the sleep guarantees it, however slow the machine.
+    assert!(start.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+#[test]
+fn a_dropped_answer_still_commits_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let sandbox = Sandbox::start(&[
+        "--drop-after-commit-rate",
+        "1",
+        "--request-log",
+        log.to_str().unwrap(),
+    ]);
+    let body = json!({"name": "Lost-Answer"}).to_string();
+    let request = format!(
+        "POST /v1/organization/projects HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        sandbox.addr,
+        body.len()
+    );
+    let answer = sandbox.raw(request.as_bytes()).unwrap();
+    assert!(
+        answer.is_empty(),
+        "no status line arrives: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // Reads are answered; the project exists.
+    let list = sandbox.get("/organization/projects").json();
+    let created = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Lost-Answer")
+        .cloned()
+        .expect("the create happened");
+    // A modify is dropped too, and happened too.
+    let id = created["id"].as_str().unwrap();
+    let tags = json!({"add_tags": {"A": "b"}}).to_string();
+    let modify = format!(
+        "POST /v1/organization/projects/{id} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{tags}",
+        tags.len()
+    );
+    assert!(sandbox.raw(modify.as_bytes()).unwrap().is_empty());
+    assert_eq!(
+        sandbox.get(&format!("/organization/projects/{id}")).json()["tags"],
+        json!({"A": "b"})
+    );
+    // A refused write is answered: nothing was committed.
+    assert_eq!(sandbox.post("/organization/projects", "{}").status, 400);
+
+    drop(sandbox);
+    let entries: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        entries[0],
+        json!({"method": "POST", "path": "/v1/organization/projects", "query": null, "status": null, "id": id, "committed": true})
+    );
+    assert_eq!(entries[1]["query"], Value::Null);
+    assert_eq!(entries[1]["status"], 200);
+    assert_eq!(entries[1]["committed"], false);
+    assert_eq!(entries[2]["status"], Value::Null);
+    assert_eq!(entries[2]["committed"], true);
+    assert_eq!(entries.last().unwrap()["status"], 400);
+    assert_eq!(entries.last().unwrap()["committed"], false);
+}
+
+#[test]
+fn lists_lag_writes_when_asked_but_reads_by_id_do_not() {
+    let sandbox = Sandbox::start(&["--list-lag-ms", "3000"]);
+    let created = create(&sandbox, json!({"name": "Fresh"}));
+    let id = created["id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let listed = |sandbox: &Sandbox| {
+        sandbox.get("/organization/projects").json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == id)
+    };
+    let missing_at_once = !listed(&sandbox);
+    assert_eq!(
+        sandbox.get(&format!("/organization/projects/{id}")).status,
+        200
+    );
+    if started.elapsed() < std::time::Duration::from_millis(2500) {
+        assert!(
+            missing_at_once,
+            "a list right after the write comes from the older snapshot"
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !listed(&sandbox) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write never showed in the list"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(2900));
+}
