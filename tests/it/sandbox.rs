@@ -854,3 +854,285 @@ fn lists_lag_writes_when_asked_but_reads_by_id_do_not() {
     }
     assert!(started.elapsed() >= std::time::Duration::from_millis(2900));
 }
+
+#[test]
+fn hostile_requests_get_json_4xx_and_the_server_keeps_serving() {
+    let sandbox = Sandbox::start(&[]);
+    let existing = create(&sandbox, json!({"name": "Target"}));
+    let id = existing["id"].as_str().unwrap().to_string();
+    let long_id = "a".repeat(10_000);
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(1 << 20));
+    let cases: Vec<(&str, String, Option<Vec<u8>>, u16)> = vec![
+        (
+            "POST",
+            "/organization/projects".into(),
+            Some(b"{\"name\": ".to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            "/organization/projects".into(),
+            Some(b"[1, 2]".to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            "/organization/projects".into(),
+            Some(b"{\"name\": 5}".to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            "/organization/projects".into(),
+            Some(b"{\"name\": \"a\", \"tags\": {\"k\": 1}}".to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            "/organization/projects".into(),
+            Some(b"{\"name\": \"a\", \"tags\": [\"k\"]}".to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            "/organization/projects".into(),
+            Some(b"{\"name\": \"\xff\xfe\"}".to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            "/organization/projects".into(),
+            Some(big.into_bytes()),
+            413,
+        ),
+        (
+            "POST",
+            format!("/organization/projects/{id}"),
+            Some(b"{\"remove_tag_keys\": \"Team\"}".to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            format!("/organization/projects/{id}"),
+            Some(b"{\"add_tags\": null, \"name\": null}".to_vec()),
+            400,
+        ),
+        (
+            "GET",
+            "/organization/projects/..%2F..%2Fetc%2Fpasswd".into(),
+            None,
+            404,
+        ),
+        (
+            "GET",
+            "/organization/projects/../projects".into(),
+            None,
+            404,
+        ),
+        (
+            "GET",
+            format!("/organization/projects/{long_id}"),
+            None,
+            404,
+        ),
+        ("GET", "/organization/projects/%ff%fe".into(), None, 404),
+        ("GET", "/organization/projects/a/b/c".into(), None, 404),
+        ("GET", "/organizations".into(), None, 404),
+        ("DELETE", format!("/organization/projects/{id}"), None, 405),
+        (
+            "PUT",
+            "/organization/projects".into(),
+            Some(b"{}".to_vec()),
+            405,
+        ),
+        (
+            "GET",
+            format!("/organization/projects/{id}/archive"),
+            None,
+            405,
+        ),
+    ];
+    for (method, path, body, expected) in cases {
+        let reply = sandbox.request_with(method, &path, &[], body.as_deref());
+        let shown: String = path.chars().take(60).collect();
+        assert_eq!(
+            reply.status,
+            expected,
+            "{method} {shown}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let error = reply.json();
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty() && m.len() < 600),
+            "{method} {shown}: {error}"
+        );
+        assert!(error["error"]["type"].is_string());
+    }
+    // The /openai/v1 router does not serve projects.
+    let openai = crate::support::http(
+        sandbox.addr,
+        "GET",
+        "/openai/v1/organization/projects",
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(openai.status, 404);
+    assert_eq!(openai.error_type(), "not_found_error");
+    // A percent-encoded id names the same project; an ignored unknown field changes nothing.
+    let encoded: String = id.bytes().map(|b| format!("%{b:02X}")).collect();
+    assert_eq!(
+        sandbox
+            .get(&format!("/organization/projects/{encoded}"))
+            .json()["id"],
+        id.as_str()
+    );
+    let modified = sandbox.post(
+        &format!("/organization/projects/{id}"),
+        &json!({"unknown": [1], "add_tags": {"T": "1"}}).to_string(),
+    );
+    assert_eq!(modified.json()["tags"], json!({"T": "1"}));
+    // Not HTTP at all, then a body cut short: the server survives both.
+    let _ = sandbox.raw(b"\x00\x01GARBAGE\r\n\r\n");
+    let _ = std::net::TcpStream::connect(sandbox.addr).and_then(|mut s| {
+        use std::io::Write;
+        s.write_all(b"POST /v1/organization/projects HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na")
+    });
+    let list = sandbox.get("/organization/projects").json();
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        2,
+        "nothing hostile was created"
+    );
+}
+
+#[test]
+fn state_survives_a_restart_and_a_corrupt_state_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("nested/state.json");
+    let state_arg = state.to_str().unwrap();
+    let seed = write_seed(
+        dir.path(),
+        &[json!({"id": "proj_seeded", "name": "Seeded"})],
+    );
+    let mut sandbox = Sandbox::start(&["--state", state_arg, "--seed", &seed]);
+    assert!(!state.exists(), "reads do not write the state");
+    let created = create(&sandbox, json!({"name": "Kept", "tags": {"Team": "Risk"}}));
+    assert!(state.exists());
+    // A second server on the same state is refused while the first runs.
+    let error = Sandbox::try_start(&["--state", state_arg]).err().unwrap();
+    assert!(error.contains("locked"), "{error}");
+    sandbox.kill();
+
+    // The state wins over the seed from now on.
+    let sandbox = Sandbox::start(&["--state", state_arg, "--seed", &seed]);
+    let kept = sandbox
+        .get(&format!(
+            "/organization/projects/{}",
+            created["id"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(kept, created);
+    assert_eq!(
+        sandbox.get("/organization/projects/proj_seeded").status,
+        200
+    );
+    drop(sandbox);
+
+    std::fs::write(&state, "{\"version\": 1, \"projects\": [{\"id\": ").unwrap();
+    let error = Sandbox::try_start(&["--state", state_arg]).err().unwrap();
+    assert!(
+        error.contains("state.json") && error.contains("not a valid sandbox state"),
+        "{error}"
+    );
+    // Never silently replaced.
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        "{\"version\": 1, \"projects\": [{\"id\": "
+    );
+}
+
+#[test]
+fn state_survives_kill_9_during_a_burst_of_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().unwrap().to_string();
+    let mut sandbox = Sandbox::start(&["--state", &state_arg]);
+    let addr = sandbox.addr;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let acknowledged = acknowledged.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body =
+                        json!({"name": format!("w{w}-{i}"), "tags": {"Writer": w.to_string()}})
+                            .to_string();
+                    match crate::support::http(
+                        addr,
+                        "POST",
+                        "/v1/organization/projects",
+                        &[],
+                        Some(body.as_bytes()),
+                    ) {
+                        Ok(reply) if reply.status == 200 => {
+                            acknowledged
+                                .lock()
+                                .unwrap()
+                                .push(reply.json()["id"].as_str().unwrap().to_string());
+                        }
+                        Ok(reply) => panic!("unexpected {}", reply.status),
+                        // The kill: the answer is lost, the write may or may not have landed.
+                        Err(_) => break,
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 40 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    sandbox.kill();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    // The state is whole (old or new, never torn) and holds every acknowledged write.
+    let sandbox = Sandbox::start(&["--state", &state_arg]);
+    let mut live = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = sandbox
+            .get(&format!("/organization/projects?limit=100{after}"))
+            .json();
+        live.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_string()),
+        );
+        if page["has_more"] == false {
+            break;
+        }
+        after = format!("&after={}", page["last_id"].as_str().unwrap());
+    }
+    for id in &acknowledged {
+        assert!(live.contains(id), "acknowledged {id} was lost");
+    }
+    // At most the writes in flight at the kill (one per writer) landed without an answer.
+    assert!(
+        live.len() <= acknowledged.len() + 1 + 4,
+        "{} live, {} acknowledged",
+        live.len(),
+        acknowledged.len()
+    );
+}
