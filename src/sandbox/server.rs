@@ -197,15 +197,7 @@ impl Server {
         if self.list_lag.is_zero() {
             return account.current.clone();
         }
-        let Some(cutoff) = Instant::now().checked_sub(self.list_lag) else {
-            return account
-                .history
-                .front()
-                .map_or(account.current.clone(), |v| v.1.clone());
-        };
-        while account.history.len() > 1 && account.history[1].0 <= cutoff {
-            account.history.pop_front();
-        }
+        self.forget_old_versions(&mut account);
         account
             .history
             .front()
@@ -236,8 +228,19 @@ impl Server {
         account.current = next.clone();
         if !self.list_lag.is_zero() {
             account.history.push_back((Instant::now(), next));
+            self.forget_old_versions(&mut account);
         }
         Ok(result)
+    }
+
+    /// Keeps the newest version at least `list_lag` old, and everything newer.
+    fn forget_old_versions(&self, account: &mut Account) {
+        let Some(cutoff) = Instant::now().checked_sub(self.list_lag) else {
+            return;
+        };
+        while account.history.len() > 1 && account.history[1].0 <= cutoff {
+            account.history.pop_front();
+        }
     }
 
     fn check_credentials(
@@ -452,9 +455,12 @@ async fn answer(server: &Arc<Server>, request: Request) -> Outcome {
             });
         }
     };
-    let server = server.clone();
     let method = parts.method.clone();
     let query = parts.uri.query().map(str::to_string);
+    if method != Method::POST {
+        return dispatch(server, &method, route, query, &body);
+    }
+    let server = server.clone();
     // Writes fsync the state file: off the async threads.
     match tokio::task::spawn_blocking(move || dispatch(&server, &method, route, query, &body)).await
     {
