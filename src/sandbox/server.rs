@@ -75,6 +75,10 @@ struct Account {
     current: Arc<Store>,
     /// (since when, version), oldest first; only kept when lists lag.
     history: VecDeque<(Instant, Arc<Store>)>,
+}
+
+/// The state file, and the one writer at a time: reads never wait for a write's fsync.
+struct Persistence {
     state: Option<StateFile>,
     /// Held for the server's life: nobody else writes this state meanwhile.
     _lock: Option<StateLock>,
@@ -82,6 +86,7 @@ struct Account {
 
 struct Server {
     account: Mutex<Account>,
+    persistence: Mutex<Persistence>,
     credentials: Credentials,
     faults: Faults,
     list_lag: Duration,
@@ -171,9 +176,8 @@ impl Server {
             account: Mutex::new(Account {
                 current: store,
                 history,
-                state,
-                _lock: lock,
             }),
+            persistence: Mutex::new(Persistence { state, _lock: lock }),
             credentials: options.credentials.clone(),
             faults: Faults::new(options.faults.clone()),
             list_lag: options.list_lag,
@@ -210,10 +214,10 @@ impl Server {
         &self,
         change: impl FnOnce(&mut Store) -> Result<T, Refusal>,
     ) -> Result<T, Refusal> {
-        let mut account = self.account();
-        let mut next = Store::clone(&account.current);
+        let persistence = self.persistence.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = Store::clone(&self.current());
         let result = change(&mut next)?;
-        if let Some(file) = &account.state
+        if let Some(file) = &persistence.state
             && let Err(error) = file.save(&next)
         {
             return Err(Refusal {
@@ -224,6 +228,7 @@ impl Server {
                 code: None,
             });
         }
+        let mut account = self.account();
         let next = Arc::new(next);
         account.current = next.clone();
         if !self.list_lag.is_zero() {
