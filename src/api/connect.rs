@@ -204,7 +204,7 @@ pub fn connect_with_env(
             region,
         } => {
             shell.verbose(|| format!("embedded sandbox, state {}", state.display()));
-            let api: crate::api::client::HttpApi = anyhow::bail!("SANDBOX-PENDING {seed:?}");
+            let api = crate::sandbox::EmbeddedApi::open(&state, seed.as_deref(), &region)?;
             Ok(Connection {
                 api: Arc::new(api),
                 target: TargetInfo {
