@@ -191,14 +191,29 @@ fn evaluate(
 ) {
     let owner_set = manifest.owner.is_some();
     for (project, project_places) in manifest.projects.iter().zip(&places.projects) {
+        if project_places.broken_tags {
+            continue;
+        }
         let tags = project
             .tags
             .iter()
             .filter(|(k, _)| policy::policy_sees(k, owner_set))
             .map(|(k, t)| (k.clone(), Json::String(t.value.clone())));
         let document = policy::document(&project.name, tags);
+        // Missing tags are one problem at one place: "missing required tags A, B".
+        let mut missing: Vec<String> = Vec::new();
+        let mut missing_at = None;
         for placed in policy.check_document(&document) {
             let violation = placed.violation;
+            if let Some(tag) = violation.message.strip_prefix(MISSING)
+                && violation.instance_path == "/tags"
+            {
+                if !project_places.rejected.iter().any(|k| k == tag) {
+                    missing.push(tag.to_string());
+                    missing_at = Some(project_places.tags.unwrap_or(project_places.name));
+                }
+                continue;
+            }
             let (span, inherited) = place_of(
                 &violation.instance_path,
                 placed.key.as_deref(),
@@ -220,8 +235,22 @@ fn evaluate(
                     .project(project.name.clone()),
             );
         }
+        if let Some(span) = missing_at {
+            let s = if missing.len() == 1 { "" } else { "s" };
+            out.push(
+                Diagnostic::error(
+                    Rule::Policy,
+                    format!("{MISSING_PLURAL}{s} {}", missing.join(", ")),
+                )
+                .at(source.place(span))
+                .project(project.name.clone()),
+            );
+        }
     }
 }
+
+const MISSING: &str = "missing required tag ";
+const MISSING_PLURAL: &str = "missing required tag";
 
 /// Where a violation is fixed: the value (or key) that breaks the rule, in the project or in
 /// `defaults`; the project's `tags:` line for a missing tag; its `name:` otherwise.

@@ -47,6 +47,11 @@ pub struct ProjectPlaces {
     /// The `tags:` key, when the project has one.
     pub tags: Option<Span>,
     pub own: BTreeMap<String, TagPlace>,
+    /// Tags written but refused (a null value, a reserved key…): the policy must not also call
+    /// them missing.
+    pub rejected: Vec<String>,
+    /// `tags:` was not a mapping: the policy is not checked on such a project at all.
+    pub broken_tags: bool,
 }
 
 /// What the policy checker needs to place a violation; kept apart from `Manifest` so that the
@@ -244,9 +249,9 @@ impl Loader<'_> {
                 "defaults" => {
                     if let Some(entries) = self.mapping(value, "defaults", DEFAULTS_KEYS) {
                         for (_, _, tags) in entries {
-                            let (values, tag_places) = self.tags(tags, None);
-                            manifest.defaults = values;
-                            places.defaults = tag_places;
+                            let written = self.tags(tags, None);
+                            manifest.defaults = written.values;
+                            places.defaults = written.places;
                         }
                     }
                 }
@@ -370,13 +375,10 @@ impl Loader<'_> {
     }
 
     /// A `tags:` mapping: every key and value checked; what is valid is returned.
-    fn tags(
-        &mut self,
-        node: &Node,
-        project: Option<(&str, bool)>,
-    ) -> (BTreeMap<String, String>, BTreeMap<String, TagPlace>) {
-        let mut values = BTreeMap::new();
-        let mut places = BTreeMap::new();
+    fn tags(&mut self, node: &Node, project: Option<(&str, bool)>) -> Written {
+        let mut written = Written::default();
+        let values = &mut written.values;
+        let places = &mut written.places;
         let name = project.map(|(n, _)| n.to_string());
         let owner_set = project.is_some_and(|(_, owner)| owner);
         let Some(entries) = node.as_map() else {
@@ -386,10 +388,12 @@ impl Loader<'_> {
             );
             let help = Some("write each tag as `Key: value` under `tags:`".to_string());
             self.tag_report(name.as_deref(), Rule::Type, node.span, message, help);
-            return (values, places);
+            written.broken = true;
+            return written;
         };
         for (key, value) in entries {
             let k = key.key_text();
+            written.rejected.push(k.to_string());
             let key_chars = k.chars().count();
             if key.is_null() || key_chars == 0 {
                 self.tag_report(
@@ -484,6 +488,7 @@ impl Loader<'_> {
                 );
                 continue;
             }
+            written.rejected.pop();
             values.insert(k.to_string(), text.clone());
             places.insert(
                 k.to_string(),
@@ -493,7 +498,7 @@ impl Loader<'_> {
                 },
             );
         }
-        (values, places)
+        written
     }
 
     fn tag_report(
@@ -598,9 +603,9 @@ impl Loader<'_> {
                 None => false,
             };
             let tags_entry = entries.iter().find(|(k, _, _)| *k == "tags");
-            let (own, own_places) = match tags_entry {
+            let written = match tags_entry {
                 Some((_, _, tags)) => self.tags(tags, Some((&name, manifest.owner.is_some()))),
-                None => Default::default(),
+                None => Written::default(),
             };
             let mut tags: BTreeMap<String, DesiredTag> = manifest
                 .defaults
@@ -608,7 +613,7 @@ impl Loader<'_> {
                 .filter(|(k, _)| !(manifest.owner.is_some() && k.as_str() == OWNER_TAG))
                 .map(|(k, v)| (k.clone(), tag(v, TagSource::Defaults)))
                 .collect();
-            for (k, v) in own {
+            for (k, v) in written.values {
                 tags.insert(k, tag(&v, TagSource::Project));
             }
             if let Some(owner) = &manifest.owner {
@@ -643,7 +648,9 @@ impl Loader<'_> {
             places.projects.push(ProjectPlaces {
                 name: name_node.span,
                 tags: tags_key,
-                own: own_places,
+                own: written.places,
+                rejected: written.rejected,
+                broken_tags: written.broken,
             });
         }
     }
@@ -671,12 +678,25 @@ impl Loader<'_> {
         };
         match problem {
             Some((message, help)) => {
-                self.report_in(name, Rule::Name, span, message, Some(help.to_string()));
+                if name.trim().is_empty() {
+                    self.report(Rule::Name, span, message, Some(help.to_string()));
+                } else {
+                    self.report_in(name, Rule::Name, span, message, Some(help.to_string()));
+                }
                 false
             }
             None => true,
         }
     }
+}
+
+/// What a `tags:` mapping held: the valid tags with their places, and the keys refused.
+#[derive(Default)]
+struct Written {
+    values: BTreeMap<String, String>,
+    places: BTreeMap<String, TagPlace>,
+    rejected: Vec<String>,
+    broken: bool,
 }
 
 fn tag(value: &str, source: TagSource) -> DesiredTag {

@@ -255,7 +255,6 @@ pub fn sarif(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
             "tool": {"driver": {
                 "name": "tagrec",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/tagrec/tagrec",
                 "rules": rules,
             }},
             "results": results,

@@ -75,6 +75,10 @@ struct Account {
     current: Arc<Store>,
     /// (since when, version), oldest first; only kept when lists lag.
     history: VecDeque<(Instant, Arc<Store>)>,
+}
+
+/// The state file, and the one writer at a time: reads never wait for a write's fsync.
+struct Persistence {
     state: Option<StateFile>,
     /// Held for the server's life: nobody else writes this state meanwhile.
     _lock: Option<StateLock>,
@@ -82,6 +86,7 @@ struct Account {
 
 struct Server {
     account: Mutex<Account>,
+    persistence: Mutex<Persistence>,
     credentials: Credentials,
     faults: Faults,
     list_lag: Duration,
@@ -171,9 +176,8 @@ impl Server {
             account: Mutex::new(Account {
                 current: store,
                 history,
-                state,
-                _lock: lock,
             }),
+            persistence: Mutex::new(Persistence { state, _lock: lock }),
             credentials: options.credentials.clone(),
             faults: Faults::new(options.faults.clone()),
             list_lag: options.list_lag,
@@ -197,15 +201,7 @@ impl Server {
         if self.list_lag.is_zero() {
             return account.current.clone();
         }
-        let Some(cutoff) = Instant::now().checked_sub(self.list_lag) else {
-            return account
-                .history
-                .front()
-                .map_or(account.current.clone(), |v| v.1.clone());
-        };
-        while account.history.len() > 1 && account.history[1].0 <= cutoff {
-            account.history.pop_front();
-        }
+        self.forget_old_versions(&mut account);
         account
             .history
             .front()
@@ -218,10 +214,10 @@ impl Server {
         &self,
         change: impl FnOnce(&mut Store) -> Result<T, Refusal>,
     ) -> Result<T, Refusal> {
-        let mut account = self.account();
-        let mut next = Store::clone(&account.current);
+        let persistence = self.persistence.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = Store::clone(&self.current());
         let result = change(&mut next)?;
-        if let Some(file) = &account.state
+        if let Some(file) = &persistence.state
             && let Err(error) = file.save(&next)
         {
             return Err(Refusal {
@@ -232,12 +228,24 @@ impl Server {
                 code: None,
             });
         }
+        let mut account = self.account();
         let next = Arc::new(next);
         account.current = next.clone();
         if !self.list_lag.is_zero() {
             account.history.push_back((Instant::now(), next));
+            self.forget_old_versions(&mut account);
         }
         Ok(result)
+    }
+
+    /// Keeps the newest version at least `list_lag` old, and everything newer.
+    fn forget_old_versions(&self, account: &mut Account) {
+        let Some(cutoff) = Instant::now().checked_sub(self.list_lag) else {
+            return;
+        };
+        while account.history.len() > 1 && account.history[1].0 <= cutoff {
+            account.history.pop_front();
+        }
     }
 
     fn check_credentials(
@@ -452,9 +460,12 @@ async fn answer(server: &Arc<Server>, request: Request) -> Outcome {
             });
         }
     };
-    let server = server.clone();
     let method = parts.method.clone();
     let query = parts.uri.query().map(str::to_string);
+    if method != Method::POST {
+        return dispatch(server, &method, route, query, &body);
+    }
+    let server = server.clone();
     // Writes fsync the state file: off the async threads.
     match tokio::task::spawn_blocking(move || dispatch(&server, &method, route, query, &body)).await
     {

@@ -3,9 +3,7 @@
 //! behaviours the emulator does not have (ignoring paging parameters, accepting only x-api-key).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,14 +18,16 @@ use tagrec::manifest::{Manifest, TagPatterns, Target};
 use tagrec::shell::{Shell, Verbosity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::support::Sandbox;
+
 const KEY: &str = "tagrec-test-key-8c1f0e6a";
 const READ_ONLY_KEY: &str = "tagrec-read-only-key-51b2";
 const ACCESS_KEY_ID: &str = "AKIATAGRECTEST0001";
 const SECRET_ACCESS_KEY: &str = "s3cr3t/TagrecTest+Key0000000000000000000";
 
-/// A `tagrec sandbox serve` of its own, stopped when dropped.
+/// The shared emulator (support::Sandbox) with a request log and an optional seed.
 struct Emulator {
-    child: Child,
+    server: Sandbox,
     base: String,
     log: PathBuf,
     _dir: tempfile::TempDir,
@@ -41,37 +41,18 @@ impl Emulator {
     fn start_with_seed(args: &[&str], seed: Option<&Value>) -> Emulator {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin("tagrec"));
-        command
-            .args([
-                "sandbox",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--request-log",
-            ])
-            .arg(&log)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let seed_path = dir.path().join("seed.json");
+        let mut all: Vec<String> = vec!["--request-log".into(), log.display().to_string()];
         if let Some(seed) = seed {
-            let path = dir.path().join("seed.json");
-            std::fs::write(&path, serde_json::to_vec(seed).unwrap()).unwrap();
-            command.arg("--seed").arg(path);
+            std::fs::write(&seed_path, serde_json::to_vec(seed).unwrap()).unwrap();
+            all.extend(["--seed".into(), seed_path.display().to_string()]);
         }
-        let mut child = command.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(base) = line.trim().strip_prefix("listening on ") else {
-            let mut stderr = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-            panic!("the emulator did not start: {line:?} {stderr}");
-        };
+        all.extend(args.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let server = Sandbox::start(&refs);
         Emulator {
-            base: base.to_string(),
-            child,
+            base: server.base_url.clone(),
+            server,
             log,
             _dir: dir,
         }
@@ -96,13 +77,6 @@ impl Emulator {
             .into_iter()
             .filter(|r| r["method"] == method && r["path"].as_str().unwrap().ends_with(path_suffix))
             .collect()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -860,6 +834,8 @@ async fn no_secret_appears_in_any_message_log_or_file() {
         }
     }
     shown.push(std::fs::read_to_string(&emulator.log).unwrap_or_default());
+    // The emulator is tagrec too: what it printed must not carry a key either.
+    shown.push(emulator.server.stderr());
     let text = shown.join("\n");
     assert!(
         text.contains("401") && text.contains("403"),
@@ -873,4 +849,48 @@ async fn no_secret_appears_in_any_message_log_or_file() {
     ] {
         assert!(!text.contains(secret), "{secret} leaked:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("live.json");
+    std::fs::write(&seed, serde_json::to_vec(&seed_of(5)).unwrap()).unwrap();
+    let state = dir.path().join(".tagrec/sandbox.json");
+    let manifest = manifest_at(
+        &dir.path().join("projects.yaml"),
+        Target {
+            region: Some("us-east-1".into()),
+            endpoint: None,
+            sandbox: Some(tagrec::manifest::SandboxTarget {
+                state: state.clone(),
+                seed: Some(seed),
+            }),
+        },
+    );
+    // `--auth sigv4` with no AWS variables would fail for an HTTP target; the sandbox needs none.
+    let connection =
+        connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &quiet(), &|_| None).unwrap();
+    assert_eq!(
+        connection.target,
+        TargetInfo {
+            endpoint: format!("sandbox:{}", state.display()),
+            region: "us-east-1".into()
+        }
+    );
+    let projects = connection.api.list().await.unwrap();
+    assert_eq!(projects.len(), 5);
+    assert!(!state.exists(), "reading does not write the state file");
+
+    // --endpoint still wins over the sandbox.
+    let emulator = Emulator::start(&[]);
+    let connection = connect_with_env(
+        &global(Some(&emulator.base), AuthMode::Auto),
+        &manifest,
+        &quiet(),
+        &|_| None,
+    )
+    .unwrap();
+    assert_eq!(connection.target.endpoint, emulator.base);
+    assert_eq!(connection.api.list().await.unwrap().len(), 1);
 }
