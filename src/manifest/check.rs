@@ -291,6 +291,68 @@ fn place_of(
 mod tests {
     use super::*;
 
+    fn checked(text: &str) -> Checked {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("projects.yaml");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        check(&path)
+    }
+
+    #[test]
+    fn effective_tags_remember_where_they_came_from() {
+        let c = checked(
+            "version: 1\nowner: platform\ndefaults:\n  tags: {Environment: Production, Team: core}\nprojects:\n  - name: A\n    protect: true\n    tags: {Team: search, CostCenter: 007}\n",
+        );
+        assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+        let Some(manifest) = c.manifest else {
+            panic!("not loaded")
+        };
+        let tags = &manifest.projects[0].tags;
+        let got: Vec<(&str, &str, TagSource)> = tags
+            .iter()
+            .map(|(k, t)| (k.as_str(), t.value.as_str(), t.source))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("CostCenter", "007", TagSource::Project),
+                ("Environment", "Production", TagSource::Defaults),
+                ("ManagedBy", "platform", TagSource::Owner),
+                ("Team", "search", TagSource::Project),
+                ("tagrec:protect", "true", TagSource::Protect),
+            ]
+        );
+        assert_eq!(manifest.projects[0].place.as_ref().map(|p| p.line), Some(6));
+    }
+
+    #[test]
+    fn a_manifest_with_errors_is_not_handed_out_but_one_with_only_violations_is() {
+        let broken = checked("version: 1\nprojects:\n  - name: A\n  - name: A\n");
+        assert!(broken.manifest.is_none() && broken.has_errors());
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.path().join("p.yaml"),
+            "properties: {tags: {required: [Owner]}}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("projects.yaml");
+        std::fs::write(
+            &path,
+            "version: 1\npolicy: p.yaml\nprojects:\n  - name: A\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let violating = check(&path);
+        assert_eq!(
+            violating.diagnostics.len(),
+            1,
+            "{:?}",
+            violating.diagnostics
+        );
+        assert_eq!(violating.diagnostics[0].rule, Rule::Policy);
+        // Policy violations alone leave the manifest to the caller (plan lists them, then stops).
+        assert!(violating.manifest.is_some() && violating.policy.is_some());
+    }
+
     #[test]
     fn parent_components_are_folded() {
         assert_eq!(
