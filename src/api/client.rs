@@ -142,6 +142,9 @@ impl HttpApi {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .https_only(base.scheme() == "https")
+            // The API does not redirect; following one could carry `x-api-key` to another host
+            // (reqwest drops only `Authorization` across hosts) and turn a POST into a GET.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| EndpointError::Client(error_chain(&e)))?;
         Ok(HttpApi {
@@ -238,7 +241,16 @@ impl HttpApi {
                 ))
             });
         }
-        Err(self.status_error(status, &bytes, retry_after, call.write))
+        let mut error = self.status_error(status, &bytes, retry_after, call.write);
+        if let (true, Some(location), ApiError::Api { message, .. }) =
+            (status.is_redirection(), location, &mut error)
+        {
+            message.push_str(&format!(
+                " (redirected to {location}: tagrec does not follow redirects; if that is the \
+                 API, give its base URL as --endpoint)"
+            ));
+        }
+        Err(error)
     }
 
     /// An error status as an `ApiError`, with the API's own message and type when the body is
@@ -266,9 +278,22 @@ impl HttpApi {
                 )
             }
         };
+        let message_end = if message.ends_with('.') { " " } else { ". " };
         match status.as_u16() {
-            401 => message.push_str(&format!(". {}", self.unauthenticated_hint())),
-            403 => message.push_str(&format!(". {}", self.forbidden_hint(write))),
+            401 => {
+                message.push_str(message_end);
+                message.push_str(&self.unauthenticated_hint());
+            }
+            // The server may already say what a write needs (the emulator does); then only
+            // which credentials were used is added.
+            403 if write && message.contains("bedrock-mantle:CreateProject") => {
+                message.push_str(message_end);
+                message.push_str(&format!("Sent: {}", self.credentials.describe()));
+            }
+            403 => {
+                message.push_str(message_end);
+                message.push_str(&self.forbidden_hint(write));
+            }
             _ => {}
         }
         ApiError::Api {
@@ -305,7 +330,7 @@ impl HttpApi {
         let used = self.credentials.describe();
         if write {
             format!(
-                "{used} may not change projects. Long-term Amazon Bedrock API keys can only get \
+                "Sent: {used}, which may not change projects. Long-term Amazon Bedrock API keys can only get \
                  and list projects; creating, updating and archiving need a short-term API key or \
                  SigV4 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, \
                  with --auth sigv4 if a bearer key is also set) allowed \

@@ -605,7 +605,7 @@ async fn a_read_only_key_reads_and_a_write_says_what_is_needed() {
     for expected in [
         "permission_error",
         "BEDROCK_API_KEY",
-        "Long-term Amazon Bedrock API keys can only get and list projects",
+        "long-term",
         "SigV4",
         "bedrock-mantle:CreateProject",
     ] {
@@ -614,11 +614,46 @@ async fn a_read_only_key_reads_and_a_write_says_what_is_needed() {
             "{expected} missing from: {message}"
         );
     }
+    assert_eq!(
+        message.matches("CreateProject").count(),
+        1,
+        "said once: {message}"
+    );
     assert!(!message.contains(READ_ONLY_KEY));
     assert_eq!(
         emulator.requests_to("POST", "/organization/projects").len(),
         1
     );
+}
+
+/// AWS does not document its 403 body; whatever it says, the client adds what a write needs.
+#[tokio::test]
+async fn a_bare_403_on_a_write_explains_long_term_keys() {
+    let (base, _) = stub(|line, _| {
+        if line.starts_with("POST") {
+            let body = json!({"error": {"message": "Access denied.", "type": "permission_error", "param": null, "code": null}});
+            (403, vec![], body.to_string())
+        } else {
+            (200, vec![], page(&["default"], false))
+        }
+    })
+    .await;
+    let api = client(&base, bearer(KEY, "AWS_BEARER_TOKEN_BEDROCK"));
+    assert_eq!(api.list().await.unwrap().len(), 1);
+    let message = api.archive("proj_a").await.unwrap_err().to_string();
+    for expected in [
+        "Access denied.",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "Long-term Amazon Bedrock API keys can only get and list projects",
+        "short-term API key or SigV4 credentials",
+        "bedrock-mantle:CreateProject, UpdateProject, ArchiveProject, TagResource",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected} missing from: {message}"
+        );
+    }
+    assert!(!message.contains(KEY));
 }
 
 #[tokio::test]
@@ -869,8 +904,10 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
         },
     );
     // `--auth sigv4` with no AWS variables would fail for an HTTP target; the sandbox needs none.
-    let connection =
-        connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &quiet(), &|_| None).unwrap();
+    let connection = connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &quiet(), &|_| {
+        None
+    })
+    .unwrap();
     assert_eq!(
         connection.target,
         TargetInfo {
@@ -893,4 +930,29 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
     .unwrap();
     assert_eq!(connection.target.endpoint, emulator.base);
     assert_eq!(connection.api.list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_redirect_is_reported_not_followed_with_the_key() {
+    let (base, seen) = stub(|_, _| {
+        (
+            307,
+            vec![(
+                "location",
+                "https://elsewhere.example.com/v1/organization/projects".to_string(),
+            )],
+            String::new(),
+        )
+    })
+    .await;
+    let error = client(&base, bearer(KEY, "TAGREC_API_KEY"))
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(307));
+    assert!(
+        error.to_string().contains("elsewhere.example.com"),
+        "{error}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }
