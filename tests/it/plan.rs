@@ -1019,3 +1019,63 @@ fn a_plan_costs_exactly_one_list_request_per_page_of_100() {
         }
     }
 }
+
+#[test]
+fn markdown_of_an_account_with_many_unmanaged_projects_keeps_the_changes() {
+    // A brownfield account: a few declared projects, hundreds of untagged ones that break the
+    // policy. The list of unmanaged projects is cut before the changes are.
+    let ws = Workspace::new();
+    ws.write(
+        "policy.yaml",
+        "type: object\nproperties:\n  tags:\n    type: object\n    \
+         required: [Application, Team, CostCenter, Owner, DataClassification]\n",
+    );
+    ws.write(
+        "projects.yaml",
+        &manifest(
+            "policy: policy.yaml\n",
+            &["{name: Declared, tags: {Application: A, Team: T, CostCenter: C, Owner: o, DataClassification: Internal}}"],
+        ),
+    );
+    let seed: Vec<Value> = (0..900)
+        .map(|i| {
+            live(
+                &format!("proj_u{i:019}"),
+                &format!("Someone-Elses-Project-{i:04}"),
+                json!({}),
+            )
+        })
+        .collect();
+    let sandbox = ws.serve(&Value::Array(seed), &[]);
+    let output = ws
+        .plan(&sandbox, &["--format", "markdown"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let md = stdout(&output);
+    assert!(
+        md.chars().count() <= 65_000,
+        "{} characters",
+        md.chars().count()
+    );
+    assert!(
+        md.contains("| create | `Declared` |"),
+        "the change survives the cut"
+    );
+    assert!(
+        md.contains("**Unmanaged projects (not in the manifest): 900**"),
+        "the count stays exact"
+    );
+    let listed = md
+        .lines()
+        .filter(|l| l.starts_with("- `Someone-Elses"))
+        .count();
+    assert!(listed > 0 && listed < 900, "{listed} listed");
+    assert!(
+        md.contains(&format!(
+            "_{} more unmanaged projects not shown",
+            900 - listed
+        )),
+        "says what it cut"
+    );
+}
