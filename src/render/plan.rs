@@ -432,7 +432,8 @@ fn diff_line(line: &str) -> String {
 fn code(s: &str) -> String {
     // A backtick inside a code span needs a longer fence; names with one are rare enough to
     // fall back to escaping.
-    if s.contains('`') {
+    // A line break would end the table row (or the list item) in the middle.
+    if s.contains(['`', '\n', '\r']) {
         cell(s)
     } else {
         format!("`{}`", s.replace('|', "\\|"))
@@ -505,6 +506,14 @@ mod tests {
                 .collect(),
             ignore_tags: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_stays_on_its_line() {
+        let mut plan = plan_with(1, 0);
+        plan.unmanaged[0].name = "Two\nLines | pipe".into();
+        let md = markdown(&plan);
+        assert!(md.contains("- Two Lines \\| pipe (`proj_"), "{md}");
     }
 
     #[test]
