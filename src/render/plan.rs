@@ -236,77 +236,121 @@ pub fn violation_summary(u: &Unmanaged) -> String {
 
 /// The pull-request comment: summary first, a table of changes, the text plan folded as a diff
 /// block, unmanaged projects and warnings; cut to `MARKDOWN_LIMIT` characters, saying what was cut.
+/// What goes first is what matters least: the folded plan (it is in the job log), then the list
+/// of unmanaged projects (often long in an account adopting tagrec), then rows of the table.
 pub fn markdown(plan: &Plan) -> String {
     let head = format!("### tagrec plan\n\n**{}**\n\n", summary_line(plan));
-    let mut rows: Vec<String> = plan.changes.iter().map(table_row).collect();
-    let diff_lines: Vec<String> = strip_ansi(&text(plan)).lines().map(diff_line).collect();
-    let tail = markdown_tail(plan);
-
-    let mut cut_diff = 0;
-    let mut cut_rows = 0;
+    let mut parts = MarkdownParts {
+        rows: plan.changes.iter().map(table_row).collect(),
+        cut_rows: 0,
+        diff_lines: strip_ansi(&text(plan)).lines().map(diff_line).collect(),
+        cut_diff: 0,
+        unmanaged_total: plan.unmanaged.len(),
+        unmanaged: plan.unmanaged.iter().map(unmanaged_item).collect(),
+        warnings: warnings_block(plan),
+    };
     loop {
-        let doc = assemble(&head, &rows, cut_rows, &diff_lines, cut_diff, &tail);
+        let doc = parts.assemble(&head);
         if doc.chars().count() <= MARKDOWN_LIMIT {
             return doc;
         }
-        if cut_diff < diff_lines.len() {
-            // Cut the folded plan first, in large steps: the table keeps the overview.
-            cut_diff = (cut_diff + diff_lines.len() / 8 + 50).min(diff_lines.len());
-        } else if !rows.is_empty() {
-            let step = rows.len() / 8 + 10;
-            let keep = rows.len().saturating_sub(step);
-            cut_rows += rows.len() - keep;
-            rows.truncate(keep);
+        let diff_len = parts.diff_lines.len();
+        if parts.cut_diff < diff_len {
+            // In large steps: each try assembles the whole comment again.
+            parts.cut_diff = (parts.cut_diff + diff_len / 8 + 50).min(diff_len);
+        } else if !parts.unmanaged.is_empty() {
+            let keep = parts
+                .unmanaged
+                .len()
+                .saturating_sub(parts.unmanaged.len() / 8 + 10);
+            parts.unmanaged.truncate(keep);
+        } else if !parts.rows.is_empty() {
+            let keep = parts.rows.len().saturating_sub(parts.rows.len() / 8 + 10);
+            parts.cut_rows += parts.rows.len() - keep;
+            parts.rows.truncate(keep);
         } else {
-            return doc.chars().take(MARKDOWN_LIMIT).collect();
+            // Only the warnings are left to cut: keep their start, and say so.
+            let note = format!(
+                "\n\n_Cut here: this comment is limited to {MARKDOWN_LIMIT} characters; the whole plan is in the job log._\n"
+            );
+            let keep = MARKDOWN_LIMIT.saturating_sub(note.chars().count());
+            let mut cut: String = doc.chars().take(keep).collect();
+            cut.push_str(&note);
+            return cut;
         }
     }
 }
 
-fn assemble(
-    head: &str,
-    rows: &[String],
+/// The pieces of the markdown comment, and how much of each was cut.
+struct MarkdownParts {
+    rows: Vec<String>,
     cut_rows: usize,
-    diff_lines: &[String],
+    diff_lines: Vec<String>,
     cut_diff: usize,
-    tail: &str,
-) -> String {
-    let mut out = head.to_string();
-    if !rows.is_empty() || cut_rows > 0 {
-        out.push_str("| Action | Project | Id | Changes |\n|---|---|---|---|\n");
-        for r in rows {
-            out.push_str(r);
-        }
-        if cut_rows > 0 {
-            let _ = writeln!(
-                out,
-                "\n_{cut_rows} more changes not shown: this comment is limited to {MARKDOWN_LIMIT} characters; the whole plan is in the job log and the plan file._"
-            );
-        }
-        out.push('\n');
-    }
-    let kept = diff_lines.len() - cut_diff;
-    if kept > 0 {
-        out.push_str("<details><summary>Show the plan</summary>\n\n```diff\n");
-        for l in &diff_lines[..kept] {
-            out.push_str(l);
+    unmanaged_total: usize,
+    unmanaged: Vec<String>,
+    warnings: String,
+}
+
+impl MarkdownParts {
+    fn assemble(&self, head: &str) -> String {
+        let mut out = head.to_string();
+        if !self.rows.is_empty() || self.cut_rows > 0 {
+            out.push_str("| Action | Project | Id | Changes |\n|---|---|---|---|\n");
+            for r in &self.rows {
+                out.push_str(r);
+            }
+            if self.cut_rows > 0 {
+                let _ = writeln!(
+                    out,
+                    "\n_{} more changes not shown: this comment is limited to {MARKDOWN_LIMIT} characters; the whole plan is in the job log and the plan file._",
+                    self.cut_rows
+                );
+            }
             out.push('\n');
         }
-        out.push_str("```\n");
-        if cut_diff > 0 {
-            let _ = writeln!(
-                out,
-                "\n_{cut_diff} more lines of the plan not shown (comment size limit); the whole plan is in the job log._"
+        let kept = self.diff_lines.len() - self.cut_diff;
+        if kept > 0 {
+            out.push_str("<details><summary>Show the plan</summary>\n\n```diff\n");
+            for l in &self.diff_lines[..kept] {
+                out.push_str(l);
+                out.push('\n');
+            }
+            out.push_str("```\n");
+            if self.cut_diff > 0 {
+                let _ = writeln!(
+                    out,
+                    "\n_{} more lines of the plan not shown (comment size limit); the whole plan is in the job log._",
+                    self.cut_diff
+                );
+            }
+            out.push_str("\n</details>\n\n");
+        } else if self.cut_diff > 0 {
+            out.push_str(
+                "_The text plan is not shown (comment size limit); it is in the job log._\n\n",
             );
         }
-        out.push_str("\n</details>\n\n");
-    } else if cut_diff > 0 {
-        out.push_str(
-            "_The text plan is not shown (comment size limit); it is in the job log._\n\n",
-        );
+        if self.unmanaged_total > 0 {
+            let _ = writeln!(
+                out,
+                "**Unmanaged projects (not in the manifest): {}**\n",
+                self.unmanaged_total
+            );
+            for item in &self.unmanaged {
+                out.push_str(item);
+            }
+            let cut = self.unmanaged_total - self.unmanaged.len();
+            if cut > 0 {
+                let _ = writeln!(
+                    out,
+                    "\n_{cut} more unmanaged projects not shown (comment size limit); `tagrec audit` lists them all._"
+                );
+            }
+            out.push('\n');
+        }
+        out.push_str(&self.warnings);
+        out
     }
-    out.push_str(tail);
-    out
 }
 
 fn table_row(c: &Change) -> String {
@@ -343,32 +387,25 @@ fn table_row(c: &Change) -> String {
     )
 }
 
-fn markdown_tail(plan: &Plan) -> String {
-    let mut out = String::new();
-    if !plan.unmanaged.is_empty() {
-        let _ = writeln!(
-            out,
-            "**Unmanaged projects (not in the manifest): {}**\n",
-            plan.unmanaged.len()
-        );
-        for u in &plan.unmanaged {
-            let mut notes = Vec::new();
-            if u.protected {
-                notes.push("protected".to_string());
-            }
-            let v = violation_summary(u);
-            if !v.is_empty() {
-                notes.push(v);
-            }
-            let rest = if notes.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", markdown_text(&notes.join("; ")))
-            };
-            let _ = writeln!(out, "- {} ({}){rest}", code(&u.name), code(&u.id));
-        }
-        out.push('\n');
+fn unmanaged_item(u: &Unmanaged) -> String {
+    let mut notes = Vec::new();
+    if u.protected {
+        notes.push("protected".to_string());
     }
+    let v = violation_summary(u);
+    if !v.is_empty() {
+        notes.push(v);
+    }
+    let rest = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", markdown_text(&notes.join("; ")))
+    };
+    format!("- {} ({}){rest}\n", code(&u.name), code(&u.id))
+}
+
+fn warnings_block(plan: &Plan) -> String {
+    let mut out = String::new();
     if !plan.warnings.is_empty() {
         out.push_str("**Warnings**\n\n");
         for w in &plan.warnings {
@@ -396,12 +433,14 @@ fn diff_line(line: &str) -> String {
 fn code(s: &str) -> String {
     // A backtick inside a code span needs a longer fence; names with one are rare enough to
     // fall back to escaping.
-    if s.contains('`') {
+    // A line break would end the table row (or the list item) in the middle.
+    if s.contains(['`', '\n', '\r']) {
         markdown_text(s)
     } else {
         format!("`{}`", s.replace('|', "\\|"))
     }
 }
+
 
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -418,4 +457,86 @@ pub fn strip_ansi(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Summary;
+    use crate::plan::model::PlanTarget;
+
+    fn plan_with(unmanaged: usize, warnings: usize) -> Plan {
+        Plan {
+            format_version: "1".into(),
+            tagrec_version: "0.1.0".into(),
+            manifest: "projects.yaml".into(),
+            target: PlanTarget {
+                endpoint: "http://127.0.0.1:1/v1".into(),
+                region: "us-east-1".into(),
+            },
+            summary: Summary {
+                unmanaged,
+                ..Summary::default()
+            },
+            changes: Vec::new(),
+            unmanaged: (0..unmanaged)
+                .map(|i| Unmanaged {
+                    name: format!("Project-{i:05}"),
+                    id: format!("proj_{i:020}"),
+                    protected: false,
+                    tags: Default::default(),
+                    violations: Vec::new(),
+                })
+                .collect(),
+            warnings: (0..warnings)
+                .map(|i| format!("warning {i}: {}", "x".repeat(200)))
+                .collect(),
+            ignore_tags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_stays_on_its_line() {
+        let mut plan = plan_with(1, 0);
+        plan.unmanaged[0].name = "Two\nLines | pipe".into();
+        let md = markdown(&plan);
+        assert!(md.contains("- Two Lines \\| pipe (`proj_"), "{md}");
+    }
+
+    #[test]
+    fn a_short_plan_is_not_cut() {
+        let md = markdown(&plan_with(3, 1));
+        assert!(
+            !md.contains("not shown") && !md.contains("Cut here"),
+            "{md}"
+        );
+        assert!(md.contains("- `Project-00002`"), "{md}");
+    }
+
+    #[test]
+    fn unmanaged_projects_are_cut_with_a_count_of_the_rest() {
+        let md = markdown(&plan_with(5000, 0));
+        assert!(md.chars().count() <= MARKDOWN_LIMIT);
+        let listed = md.lines().filter(|l| l.starts_with("- `Project-")).count();
+        assert!(listed > 0 && listed < 5000);
+        assert!(md.contains(&format!(
+            "_{} more unmanaged projects not shown",
+            5000 - listed
+        )));
+    }
+
+    #[test]
+    fn when_only_warnings_are_left_the_cut_still_says_so() {
+        let md = markdown(&plan_with(0, 1000));
+        assert!(
+            md.chars().count() <= MARKDOWN_LIMIT,
+            "{}",
+            md.chars().count()
+        );
+        assert!(
+            md.trim_end()
+                .ends_with("the whole plan is in the job log._")
+        );
+        assert!(md.starts_with("### tagrec plan\n\n**No changes."));
+    }
 }
