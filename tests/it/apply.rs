@@ -836,3 +836,97 @@ fn the_plan_printed_before_applying_matches_what_is_applied_for_targets() {
         vec!["ManagedBy", "Team"]
     );
 }
+
+/// Reads a child's pipe into a shared string as it arrives.
+fn collect(pipe: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let writer = sink.clone();
+    std::thread::spawn(move || {
+        let mut pipe = pipe;
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            writer
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    });
+    sink
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited too long for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_second_ctrl_c_stops_at_once_and_the_next_apply_finishes() {
+    // Every answer takes 3 s: the first Ctrl-C has running calls to wait for.
+    let account = Account::start(&[], &["--latency-ms", "3000"]);
+    let mut manifest = String::from("version: 1\ntarget:\n  region: us-east-1\nprojects:\n");
+    for i in 0..9 {
+        manifest.push_str(&format!("  - name: Slow-{i}\n    tags: {{Team: slow}}\n"));
+    }
+    account.manifest(&manifest);
+
+    let mut child = Command::new(tagrec_path())
+        .env("TAGREC_API_KEY", KEY)
+        .env("NO_COLOR", "1")
+        .env_remove("TAGREC_ENDPOINT")
+        .current_dir(account.dir.path())
+        .args([
+            "--endpoint",
+            &account.sandbox.base_url,
+            "apply",
+            "--auto-approve",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tagrec starts");
+    let out = collect(child.stdout.take().expect("stdout"));
+    let err = collect(child.stderr.take().expect("stderr"));
+    // The plan is printed once the list is answered; the creates are then on their way.
+    wait_for("the plan", || {
+        out.lock().unwrap().contains("Plan: 9 to create")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupt = |pid: u32| {
+        let status = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    };
+    interrupt(child.id());
+    wait_for("the first interrupt's warning", || {
+        err.lock()
+            .unwrap()
+            .contains("interrupted: no new change starts")
+    });
+    interrupt(child.id());
+    let status = child.wait().expect("tagrec ends");
+    std::thread::sleep(Duration::from_millis(100));
+    let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+    assert_eq!(status.code(), Some(130), "{out}\n{err}");
+    assert!(err.contains("interrupted twice: stopped at once"), "{err}");
+    // It did not wait for the running creates to report them.
+    assert!(!out.contains("Apply interrupted:"), "{out}\n{err}");
+
+    let again = account.tagrec(&["apply", "--auto-approve"]);
+    assert_eq!(again.status.code(), Some(0), "{}", both(&again));
+    let names = names_of(&account.active());
+    let mut expected: Vec<String> = (0..9).map(|i| format!("Slow-{i}")).collect();
+    expected.push("default".into());
+    assert_eq!(names, expected);
+}
