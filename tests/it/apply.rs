@@ -930,3 +930,30 @@ fn a_second_ctrl_c_stops_at_once_and_the_next_apply_finishes() {
     expected.push("default".into());
     assert_eq!(names, expected);
 }
+
+#[test]
+fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag() {
+    // The list lags far longer than tagrec's settle window: verification never sees the write.
+    let account = Account::start(&small_seed(), &["--list-lag-ms", "60000"]);
+    account.manifest(SMALL_MANIFEST);
+    let output = account.tagrec(&["apply", "--auto-approve", "--target", "Billing-Prod"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains(
+            "FAILED to update \"Billing-Prod\" (proj_fix00000000000000001): verification failed: \"Billing-Prod\" (proj_fix00000000000000001): tag Team is \"old\", expected \"billing\""
+        ),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        out.contains("Apply incomplete: 0 done, 1 failed, 0 skipped."),
+        "{}",
+        both(&output)
+    );
+    // The write itself happened: the failure is about what could be verified.
+    assert_eq!(
+        account.project("proj_fix00000000000000001")["tags"]["Team"],
+        "billing"
+    );
+}
