@@ -100,7 +100,17 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ApplyArgs) -> anyhow:
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             on_signal.trigger();
-            signal_shell.warn("interrupted: no new change starts; waiting for the running ones");
+            signal_shell.warn(
+                "interrupted: no new change starts; waiting for the running ones (Ctrl-C again to stop at once)",
+            );
+            // The handler replaces the default one for the whole process: without this, a
+            // second Ctrl-C during a long wait (a hung server, a Retry-After) would do nothing.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                signal_shell.error(
+                    "interrupted twice: stopped at once. Changes that were running may or may not have happened; run apply again to finish (it adopts projects whose create answer was lost).",
+                );
+                std::process::exit(Exit::Interrupted.code());
+            }
         }
     });
 

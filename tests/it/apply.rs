@@ -1,1 +1,959 @@
-//! Tests of `apply`, filled in by its issue.
+//! `tagrec apply` end to end: the real binary against `tagrec sandbox serve` over loopback, with
+//! the emulator's faults, its request log as the witness of what was written, and the live list
+//! as the witness of what is there now.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::support::{Sandbox, tagrec, tagrec_path};
+
+const KEY: &str = "test-key";
+const READ_ONLY_KEY: &str = "long-term-key";
+const OWNER: &str = "platform/bedrock-projects";
+
+/// A folder with a manifest, a seed and the emulator's request log, and the emulator serving it.
+struct Account {
+    dir: TempDir,
+    sandbox: Sandbox,
+    /// The key the test's own reads use (the emulator may require one).
+    reader_key: &'static str,
+}
+
+impl Account {
+    /// Starts an emulator seeded with `seed` (projects in the API's shape) and `flags`.
+    fn start(seed: &[Value], flags: &[&str]) -> Account {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let seed_path = dir.path().join("seed.json");
+        std::fs::write(&seed_path, Value::Array(seed.to_vec()).to_string()).expect("seed written");
+        let log = dir.path().join("requests.jsonl");
+        let mut args = vec![
+            "--seed".to_string(),
+            seed_path.display().to_string(),
+            "--request-log".to_string(),
+            log.display().to_string(),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let sandbox = Sandbox::start(&args);
+        Account {
+            dir,
+            sandbox,
+            reader_key: KEY,
+        }
+    }
+
+    fn manifest(&self, text: &str) {
+        std::fs::write(self.path("projects.yaml"), text).expect("manifest written");
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `tagrec ARGS --endpoint <the emulator>` in the manifest's folder, with `key` as the only
+    /// credential and no terminal.
+    fn tagrec_with(&self, key: &str, args: &[&str]) -> Output {
+        let mut command = tagrec();
+        scrub(&mut command)
+            .env("TAGREC_API_KEY", key)
+            .current_dir(self.dir.path())
+            .arg("--endpoint")
+            .arg(&self.sandbox.base_url)
+            .args(args);
+        command.output().expect("tagrec runs")
+    }
+
+    fn tagrec(&self, args: &[&str]) -> Output {
+        self.tagrec_with(KEY, args)
+    }
+
+    /// Every request the emulator logged so far.
+    fn requests(&self) -> Vec<Value> {
+        read_log(&self.path("requests.jsonl"))
+    }
+
+    /// All projects, archived included, through every page (retrying the emulator's faults).
+    fn projects(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = "/organization/projects?limit=100&include_archived=true".to_string();
+            if let Some(id) = &after {
+                path.push_str(&format!("&after={id}"));
+            }
+            let page = self.get_until_ok(&path);
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            after = data.last().and_then(|p| p["id"].as_str()).map(String::from);
+            all.extend(data);
+            if page["has_more"] != json!(true) {
+                return all;
+            }
+        }
+    }
+
+    fn active(&self) -> Vec<Value> {
+        self.projects()
+            .into_iter()
+            .filter(|p| p["status"] == "active")
+            .collect()
+    }
+
+    fn project(&self, id: &str) -> Value {
+        self.get_until_ok(&format!("/organization/projects/{id}"))
+    }
+
+    fn get_until_ok(&self, path: &str) -> Value {
+        for _ in 0..200 {
+            let bearer = format!("Bearer {}", self.reader_key);
+            let reply =
+                self.sandbox
+                    .request_with("GET", path, &[("Authorization", bearer.as_str())], None);
+            if reply.status == 200 {
+                return reply.json();
+            }
+            assert!(
+                reply.status == 429 || reply.status >= 500,
+                "GET {path}: {} {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.body)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("GET {path} never answered 200");
+    }
+
+    /// Writes to a project behind tagrec's back, as a colleague in the console would.
+    fn modify(&self, id: &str, body: Value) {
+        let reply = self
+            .sandbox
+            .post(&format!("/organization/projects/{id}"), &body.to_string());
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+}
+
+/// Only the credential the test gives: none from the machine running the tests.
+fn scrub(command: &mut assert_cmd::Command) -> &mut assert_cmd::Command {
+    for name in [
+        "TAGREC_ENDPOINT",
+        "TAGREC_API_KEY",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "BEDROCK_API_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "OPENAI_API_KEY",
+        "GITHUB_STEP_SUMMARY",
+    ] {
+        command.env_remove(name);
+    }
+    command.env("NO_COLOR", "1")
+}
+
+fn read_log(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).expect("a request log line is JSON"))
+        .collect()
+}
+
+/// The writes that happened (answered or not).
+fn committed(requests: &[Value]) -> Vec<&Value> {
+    requests.iter().filter(|r| r["committed"] == true).collect()
+}
+
+/// Committed creates: `POST /v1/organization/projects`.
+fn committed_creates(requests: &[Value]) -> Vec<String> {
+    committed(requests)
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/v1/organization/projects")
+        .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn both(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    )
+}
+
+fn project(id: &str, name: &str, tags: Value) -> Value {
+    json!({"id": id, "name": name, "tags": tags})
+}
+
+fn names_of(projects: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = projects
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+fn by_name<'a>(projects: &'a [Value], name: &str) -> Vec<&'a Value> {
+    projects.iter().filter(|p| p["name"] == name).collect()
+}
+
+/// A small account: one project to fix, one already right, one owned and no longer declared.
+fn small_seed() -> Vec<Value> {
+    vec![
+        project(
+            "proj_fix00000000000000001",
+            "Billing-Prod",
+            json!({"Team": "old", "Legacy": "yes", "ManagedBy": OWNER}),
+        ),
+        project(
+            "proj_same0000000000000001",
+            "Search-Prod",
+            json!({"Team": "search", "ManagedBy": OWNER}),
+        ),
+        project(
+            "proj_gone0000000000000001",
+            "Old-Experiment",
+            json!({"Team": "lab", "ManagedBy": OWNER}),
+        ),
+    ]
+}
+
+const SMALL_MANIFEST: &str = r#"version: 1
+target:
+  region: us-east-1
+owner: platform/bedrock-projects
+prune: true
+projects:
+  - name: Billing-Prod
+    tags: {Team: billing}
+  - name: Search-Prod
+    tags: {Team: search}
+  - name: Chat-New
+    tags: {Team: chat, CostCenter: "007"}
+"#;
+
+#[test]
+fn converges_in_one_run_through_errors_lost_answers_and_throttling() {
+    let mut seed = Vec::new();
+    let mut manifest = String::from(
+        "version: 1\ntarget:\n  region: us-east-1\nowner: platform/bedrock-projects\nprune: true\nprojects:\n",
+    );
+    for i in 0..40 {
+        manifest.push_str(&format!(
+            "  - name: New-{i:02}\n    tags: {{Team: t{i}, CostCenter: CC-{i}}}\n"
+        ));
+    }
+    for i in 0..25 {
+        seed.push(project(
+            &format!("proj_upd{i:017}"),
+            &format!("Fix-{i:02}"),
+            json!({"Team": "wrong", "Legacy": "x", "ManagedBy": OWNER}),
+        ));
+        manifest.push_str(&format!("  - name: Fix-{i:02}\n    tags: {{Team: t{i}}}\n"));
+    }
+    for i in 0..5 {
+        seed.push(project(
+            &format!("proj_arc{i:017}"),
+            &format!("Gone-{i:02}"),
+            json!({"ManagedBy": OWNER}),
+        ));
+    }
+    let account = Account::start(
+        &seed,
+        &[
+            "--fail-rate",
+            "0.2",
+            "--drop-after-commit-rate",
+            "0.2",
+            "--rate-limit",
+            "50",
+            "--fault-seed",
+            "11",
+        ],
+    );
+    account.manifest(&manifest);
+
+    let output = account.tagrec(&["apply", "--auto-approve", "--allow-archive"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        stdout(&output).contains("Apply complete: 70 done, 0 failed, 0 skipped."),
+        "{}",
+        both(&output)
+    );
+
+    // The faults did happen: lost answers of committed writes, and refusals.
+    let requests = account.requests();
+    let lost = requests
+        .iter()
+        .filter(|r| r["committed"] == true && r["status"].is_null())
+        .count();
+    let refused = requests
+        .iter()
+        .filter(|r| matches!(r["status"].as_u64(), Some(429 | 500)))
+        .count();
+    assert!(lost > 0 && refused > 0, "lost {lost}, refused {refused}");
+
+    // Each create committed exactly once: 40 creates, 40 distinct ids, each one of the 40 names.
+    let created = committed_creates(&requests);
+    let distinct: BTreeSet<&String> = created.iter().collect();
+    assert_eq!(created.len(), 40, "committed creates: {created:?}");
+    assert_eq!(distinct.len(), 40);
+    let all = account.projects();
+    let active = account.active();
+    let names = names_of(&active);
+    let unique: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "duplicate names: {names:?}");
+    for id in &created {
+        let project = all
+            .iter()
+            .find(|p| p["id"] == id.as_str())
+            .expect("a created id is listed");
+        assert_eq!(project["status"], "active");
+        assert!(project["name"].as_str().unwrap_or("").starts_with("New-"));
+    }
+    for i in 0..5 {
+        let gone = account.project(&format!("proj_arc{i:017}"));
+        assert_eq!(gone["status"], "archived");
+    }
+
+    // And planning again finds nothing to do.
+    let plan = account.tagrec(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+    assert!(stdout(&plan).contains("No changes."), "{}", both(&plan));
+}
+
+#[test]
+fn a_saved_plan_whose_projects_changed_is_refused_and_nothing_is_written() {
+    let account = Account::start(&small_seed(), &[]);
+    account.manifest(SMALL_MANIFEST);
+    let plan = account.tagrec(&["plan", "--out", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+
+    // A colleague re-tags the project the plan updates.
+    account.modify(
+        "proj_fix00000000000000001",
+        json!({"add_tags": {"Owner": "someone"}}),
+    );
+    let before = account.requests().len();
+    let output = account.tagrec(&["apply", "plan.json", "--allow-archive"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let message = stderr(&output);
+    assert!(message.contains("is stale"), "{message}");
+    assert!(message.contains("Billing-Prod"), "{message}");
+    assert!(message.contains("proj_fix00000000000000001"), "{message}");
+    assert!(message.contains("Nothing was written"), "{message}");
+    let requests = account.requests();
+    assert!(
+        committed(&requests[before..]).is_empty(),
+        "writes after a stale plan: {:?}",
+        &requests[before..]
+    );
+    assert!(
+        !by_name(&account.active(), "Old-Experiment").is_empty(),
+        "the archive of a stale plan happened"
+    );
+}
+
+#[test]
+fn a_saved_plan_is_stale_when_a_project_it_would_create_appeared() {
+    let account = Account::start(&small_seed(), &[]);
+    account.manifest(SMALL_MANIFEST);
+    let plan = account.tagrec(&["plan", "--out", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+
+    let reply = account.sandbox.post(
+        "/organization/projects",
+        &json!({"name": "Chat-New", "tags": {"Team": "chat"}}).to_string(),
+    );
+    assert_eq!(reply.status, 200);
+    let before = account.requests().len();
+    let output = account.tagrec(&["apply", "plan.json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert!(
+        stderr(&output).contains("\"Chat-New\" would be created"),
+        "{}",
+        both(&output)
+    );
+    assert!(committed(&account.requests()[before..]).is_empty());
+    assert_eq!(by_name(&account.active(), "Chat-New").len(), 1);
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_despite_changes_to_projects_it_does_not_touch() {
+    let account = Account::start(&small_seed(), &[]);
+    account.manifest(SMALL_MANIFEST);
+    let plan = account.tagrec(&["plan", "--out", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+
+    // Search-Prod is not in the plan (it was right); a project nobody manages appears.
+    account.modify(
+        "proj_same0000000000000001",
+        json!({"add_tags": {"Note": "edited in the console"}}),
+    );
+    let reply = account.sandbox.post(
+        "/organization/projects",
+        &json!({"name": "Shadow-IT"}).to_string(),
+    );
+    assert_eq!(reply.status, 200);
+    // The manifest changes too: the saved plan, not the manifest, is what gets applied.
+    account.manifest(&SMALL_MANIFEST.replace("Team: billing", "Team: payments"));
+
+    let output = account.tagrec(&["apply", "plan.json", "--allow-archive"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        stdout(&output).contains("Apply complete: 3 done, 0 failed, 0 skipped."),
+        "{}",
+        both(&output)
+    );
+    let fixed = account.project("proj_fix00000000000000001");
+    assert_eq!(
+        fixed["tags"],
+        json!({"Team": "billing", "ManagedBy": OWNER}),
+        "the plan's tags, not the edited manifest's"
+    );
+    assert_eq!(
+        account.project("proj_gone0000000000000001")["status"],
+        "archived"
+    );
+    let untouched = account.project("proj_same0000000000000001");
+    assert_eq!(untouched["tags"]["Note"], "edited in the console");
+    let chat = by_name(&account.active(), "Chat-New")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(chat.len(), 1);
+    assert_eq!(
+        chat[0]["tags"],
+        json!({"Team": "chat", "CostCenter": "007", "ManagedBy": OWNER})
+    );
+}
+
+#[test]
+fn without_a_terminal_or_auto_approve_nothing_is_written() {
+    let account = Account::start(&small_seed(), &[]);
+    account.manifest(SMALL_MANIFEST);
+    let output = account.tagrec(&["apply", "--allow-archive"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert!(
+        stderr(&output).contains("--auto-approve"),
+        "{}",
+        both(&output)
+    );
+    // The plan was shown, so the refusal is about approval, not about the plan.
+    assert!(
+        stdout(&output).contains("+ create \"Chat-New\""),
+        "{}",
+        both(&output)
+    );
+    assert!(committed(&account.requests()).is_empty());
+    let plan = account.tagrec(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", both(&plan));
+}
+
+#[test]
+fn archives_without_allow_archive_are_skipped_and_the_exit_is_1() {
+    let account = Account::start(&small_seed(), &[]);
+    account.manifest(SMALL_MANIFEST);
+    let output = account.tagrec(&["apply", "--auto-approve"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("skipped archive \"Old-Experiment\" (proj_gone0000000000000001): archives need --allow-archive"),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        out.contains("Apply incomplete: 2 done, 0 failed, 1 skipped."),
+        "{}",
+        both(&output)
+    );
+    // The rest was done; the archive was not.
+    assert_eq!(
+        account.project("proj_gone0000000000000001")["status"],
+        "active"
+    );
+    assert_eq!(
+        account.project("proj_fix00000000000000001")["tags"]["Team"],
+        "billing"
+    );
+    assert!(
+        !account
+            .requests()
+            .iter()
+            .any(|r| r["path"].as_str().unwrap_or("").ends_with("/archive")),
+        "an archive request was sent"
+    );
+
+    let again = account.tagrec(&["apply", "--auto-approve", "--allow-archive"]);
+    assert_eq!(again.status.code(), Some(0), "{}", both(&again));
+    assert_eq!(
+        account.project("proj_gone0000000000000001")["status"],
+        "archived"
+    );
+}
+
+#[test]
+fn default_protected_and_unowned_projects_are_never_archived() {
+    let seed = vec![
+        project("default", "default", json!({})),
+        project(
+            "proj_prot000000000000001",
+            "Fraud-Scoring",
+            json!({"ManagedBy": OWNER, "tagrec:protect": "true"}),
+        ),
+        project(
+            "proj_othr000000000000001",
+            "Someone-Elses",
+            json!({"ManagedBy": "another/team"}),
+        ),
+        project("proj_nown000000000000001", "No-Owner", json!({"Team": "x"})),
+        project(
+            "proj_gone000000000000001",
+            "Old-Experiment",
+            json!({"ManagedBy": OWNER}),
+        ),
+    ];
+    let account = Account::start(&seed, &[]);
+    // Everything left the manifest, and prune is on.
+    account.manifest(
+        "version: 1\ntarget:\n  region: us-east-1\nowner: platform/bedrock-projects\nprune: true\nprojects: []\n",
+    );
+    let output = account.tagrec(&["apply", "--auto-approve", "--allow-archive"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let archived: Vec<String> = committed(&account.requests())
+        .into_iter()
+        .map(|r| r["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        archived,
+        vec!["/v1/organization/projects/proj_gone000000000000001/archive".to_string()]
+    );
+    let active = names_of(&account.active());
+    assert_eq!(
+        active,
+        vec!["Fraud-Scoring", "No-Owner", "Someone-Elses", "default"]
+    );
+}
+
+#[test]
+fn an_interrupted_apply_exits_130_and_the_next_one_finishes_without_duplicates() {
+    let account = Account::start(&[], &["--latency-ms", "40"]);
+    let mut manifest = String::from("version: 1\ntarget:\n  region: us-east-1\nprojects:\n");
+    for i in 0..300 {
+        manifest.push_str(&format!(
+            "  - name: Bulk-{i:03}\n    tags: {{Team: bulk}}\n"
+        ));
+    }
+    account.manifest(&manifest);
+
+    let mut child = Command::new(tagrec_path());
+    child
+        .env("TAGREC_API_KEY", KEY)
+        .env("NO_COLOR", "1")
+        .env_remove("TAGREC_ENDPOINT")
+        .current_dir(account.dir.path())
+        .args([
+            "--endpoint",
+            &account.sandbox.base_url,
+            "apply",
+            "--auto-approve",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = child.spawn().expect("tagrec starts");
+    let started = Instant::now();
+    while committed_creates(&account.requests()).len() < 20 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no creates showed up in the request log"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let signal = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signal.success());
+    let output = child.wait_with_output().expect("tagrec ends");
+    assert_eq!(output.status.code(), Some(130), "{}", both(&output));
+    let out = stdout(&output);
+    assert!(out.contains("Apply interrupted:"), "{}", both(&output));
+    assert!(out.contains("Run apply again"), "{}", both(&output));
+
+    // It stopped part way, and what it reported done is what was written.
+    let first = committed_creates(&account.requests());
+    assert!(
+        first.len() < 300,
+        "all 300 were created before the interrupt"
+    );
+    let done: usize = out
+        .split("Apply interrupted: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the summary counts what was done");
+    assert_eq!(done, first.len(), "{}", both(&output));
+
+    let again = account.tagrec(&["apply", "--auto-approve"]);
+    assert_eq!(again.status.code(), Some(0), "{}", both(&again));
+    let created = committed_creates(&account.requests());
+    assert_eq!(created.len(), 300);
+    let active = account.active();
+    let names = names_of(&active);
+    let expected: Vec<String> = (0..300)
+        .map(|i| format!("Bulk-{i:03}"))
+        .chain(["default".to_string()])
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(names, expected, "each of the 300 exists exactly once");
+}
+
+#[test]
+fn a_403_on_writes_names_the_long_term_key_and_every_change_is_reported_failed() {
+    let mut account = Account::start(&small_seed(), &["--read-only-api-key", READ_ONLY_KEY]);
+    account.reader_key = READ_ONLY_KEY;
+    account.manifest(SMALL_MANIFEST);
+    let output = account.tagrec_with(
+        READ_ONLY_KEY,
+        &[
+            "apply",
+            "--auto-approve",
+            "--allow-archive",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("the report is not JSON ({e}): {}", both(&output)));
+    assert_eq!(
+        report["summary"],
+        json!({"done": 0, "failed": 3, "skipped": 0})
+    );
+    for result in report["results"].as_array().expect("results") {
+        assert_eq!(result["status"], "failed", "{result}");
+        let error = result["error"].as_str().unwrap_or_default();
+        assert!(error.contains("403"), "{error}");
+        assert!(
+            error.contains("Long-term Amazon Bedrock API keys"),
+            "{error}"
+        );
+    }
+    // The log lines on stderr say the same for each change.
+    let log = stderr(&output);
+    for name in ["Old-Experiment", "Chat-New", "Billing-Prod"] {
+        assert!(
+            log.lines()
+                .any(|line| line.starts_with("FAILED to") && line.contains(name)),
+            "{log}"
+        );
+    }
+    assert!(committed(&account.requests()).is_empty());
+    assert_eq!(
+        account.project("proj_fix00000000000000001")["tags"]["Team"],
+        "old"
+    );
+}
+
+#[test]
+fn a_lagging_list_still_verifies_and_exits_0() {
+    let account = Account::start(&small_seed(), &["--list-lag-ms", "1000"]);
+    account.manifest(SMALL_MANIFEST);
+    // Let the lag window pass the seed, so the first list sees it as a real account would.
+    std::thread::sleep(Duration::from_millis(1100));
+    let output = account.tagrec(&["apply", "--auto-approve", "--allow-archive"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        stdout(&output).contains("Apply complete: 3 done, 0 failed, 0 skipped."),
+        "{}",
+        both(&output)
+    );
+    assert!(stderr(&output).contains("Verifying"), "{}", both(&output));
+    // Verification listed more than once: the first list could not show the writes yet.
+    let requests = account.requests();
+    let last_write = requests
+        .iter()
+        .rposition(|r| r["committed"] == true)
+        .expect("writes were logged");
+    let lists_after = requests[last_write..]
+        .iter()
+        .filter(|r| r["method"] == "GET")
+        .count();
+    assert!(lists_after >= 2, "{lists_after} lists after the last write");
+    assert_eq!(committed_creates(&requests).len(), 1);
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let plan = account.tagrec(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+}
+
+#[test]
+fn json_format_is_the_documented_object_and_alone_on_stdout() {
+    let account = Account::start(&small_seed(), &[]);
+    account.manifest(SMALL_MANIFEST);
+    let output = account.tagrec(&["apply", "--auto-approve", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    let created = by_name(&account.active(), "Chat-New")[0]["id"].clone();
+    assert_eq!(
+        report,
+        json!({
+            "format_version": "1",
+            "summary": {"done": 2, "failed": 0, "skipped": 1},
+            "results": [
+                {"action": "archive", "name": "Old-Experiment", "id": "proj_gone0000000000000001",
+                 "status": "skipped", "error": "archives need --allow-archive (they cannot be undone)"},
+                {"action": "create", "name": "Chat-New", "id": created, "status": "done", "error": null},
+                {"action": "update", "name": "Billing-Prod", "id": "proj_fix00000000000000001",
+                 "status": "done", "error": null},
+            ]
+        })
+    );
+    // The plan went to stderr with the progress.
+    assert!(stderr(&output).contains("+ create \"Chat-New\""));
+
+    let nothing = account.tagrec(&["apply", "--auto-approve", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&nothing.stdout).expect("stdout is JSON");
+    assert_eq!(report["summary"]["skipped"], 1, "{}", both(&nothing));
+}
+
+/// Runs `apply plan.json` on a plan file edited by `damage`; returns the output, and checks that
+/// nothing was written.
+fn apply_edited_plan(damage: impl FnOnce(String) -> String) -> Output {
+    let account = Account::start(&small_seed(), &[]);
+    account.manifest(SMALL_MANIFEST);
+    let plan = account.tagrec(&["plan", "--out", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+    let text = std::fs::read_to_string(account.path("plan.json")).expect("the plan");
+    std::fs::write(account.path("plan.json"), damage(text)).expect("plan rewritten");
+    let output = account.tagrec(&["apply", "plan.json", "--allow-archive"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert!(committed(&account.requests()).is_empty());
+    output
+}
+
+#[test]
+fn a_damaged_plan_file_is_refused() {
+    let truncated = apply_edited_plan(|text| text[..text.len() / 2].to_string());
+    assert!(
+        stderr(&truncated).contains("plan.json is not a tagrec plan (damaged JSON)"),
+        "{}",
+        both(&truncated)
+    );
+    let wrong_shape = apply_edited_plan(|text| {
+        let mut plan: Value = serde_json::from_str(&text).expect("JSON");
+        plan["changes"][0]["action"] = json!("delete");
+        plan.to_string()
+    });
+    assert!(
+        stderr(&wrong_shape).contains("plan.json is damaged"),
+        "{}",
+        both(&wrong_shape)
+    );
+}
+
+#[test]
+fn a_plan_of_a_newer_format_is_refused() {
+    let output = apply_edited_plan(|text| {
+        let mut plan: Value = serde_json::from_str(&text).expect("JSON");
+        plan["format_version"] = json!("2");
+        plan["new_field"] = json!({"from": "the future"});
+        plan.to_string()
+    });
+    assert!(
+        stderr(&output).contains("plan.json has plan format 2, but this tagrec"),
+        "{}",
+        both(&output)
+    );
+}
+
+#[test]
+fn a_plan_made_for_another_endpoint_is_refused() {
+    let planned = Account::start(&small_seed(), &[]);
+    planned.manifest(SMALL_MANIFEST);
+    let plan = planned.tagrec(&["plan", "--out", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+
+    let other = Account::start(&small_seed(), &[]);
+    let mut command = tagrec();
+    scrub(&mut command)
+        .env("TAGREC_API_KEY", KEY)
+        .current_dir(planned.dir.path())
+        .args(["--endpoint", &other.sandbox.base_url, "apply", "plan.json"]);
+    let output = command.output().expect("tagrec runs");
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("was planned against {}", planned.sandbox.base_url))
+            && message.contains(&other.sandbox.base_url),
+        "{message}"
+    );
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
+    let planned_writes = planned.requests();
+    assert!(committed(&planned_writes).is_empty());
+}
+
+#[test]
+fn the_plan_printed_before_applying_matches_what_is_applied_for_targets() {
+    let account = Account::start(&small_seed(), &[]);
+    account.manifest(SMALL_MANIFEST);
+    let output = account.tagrec(&["apply", "--auto-approve", "--target", "Billing-Prod"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let writes: Vec<String> = committed(&account.requests())
+        .into_iter()
+        .map(|r| r["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        writes,
+        vec!["/v1/organization/projects/proj_fix00000000000000001".to_string()]
+    );
+    let tags: BTreeMap<String, Value> =
+        serde_json::from_value(account.project("proj_fix00000000000000001")["tags"].clone())
+            .expect("tags");
+    assert_eq!(
+        tags.keys().cloned().collect::<Vec<_>>(),
+        vec!["ManagedBy", "Team"]
+    );
+}
+
+/// Reads a child's pipe into a shared string as it arrives.
+fn collect(pipe: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let writer = sink.clone();
+    std::thread::spawn(move || {
+        let mut pipe = pipe;
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            writer
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    });
+    sink
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited too long for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_second_ctrl_c_stops_at_once_and_the_next_apply_finishes() {
+    // Every answer takes 3 s: the first Ctrl-C has running calls to wait for.
+    let account = Account::start(&[], &["--latency-ms", "3000"]);
+    let mut manifest = String::from("version: 1\ntarget:\n  region: us-east-1\nprojects:\n");
+    for i in 0..9 {
+        manifest.push_str(&format!("  - name: Slow-{i}\n    tags: {{Team: slow}}\n"));
+    }
+    account.manifest(&manifest);
+
+    let mut child = Command::new(tagrec_path())
+        .env("TAGREC_API_KEY", KEY)
+        .env("NO_COLOR", "1")
+        .env_remove("TAGREC_ENDPOINT")
+        .current_dir(account.dir.path())
+        .args([
+            "--endpoint",
+            &account.sandbox.base_url,
+            "apply",
+            "--auto-approve",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tagrec starts");
+    let out = collect(child.stdout.take().expect("stdout"));
+    let err = collect(child.stderr.take().expect("stderr"));
+    // The plan is printed once the list is answered; the creates are then on their way.
+    wait_for("the plan", || {
+        out.lock().unwrap().contains("Plan: 9 to create")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupt = |pid: u32| {
+        let status = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    };
+    interrupt(child.id());
+    wait_for("the first interrupt's warning", || {
+        err.lock()
+            .unwrap()
+            .contains("interrupted: no new change starts")
+    });
+    interrupt(child.id());
+    let status = child.wait().expect("tagrec ends");
+    std::thread::sleep(Duration::from_millis(100));
+    let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+    assert_eq!(status.code(), Some(130), "{out}\n{err}");
+    assert!(err.contains("interrupted twice: stopped at once"), "{err}");
+    // It did not wait for the running creates to report them.
+    assert!(!out.contains("Apply interrupted:"), "{out}\n{err}");
+
+    let again = account.tagrec(&["apply", "--auto-approve"]);
+    assert_eq!(again.status.code(), Some(0), "{}", both(&again));
+    let names = names_of(&account.active());
+    let mut expected: Vec<String> = (0..9).map(|i| format!("Slow-{i}")).collect();
+    expected.push("default".into());
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag() {
+    // The list lags far longer than tagrec's settle window: verification never sees the write.
+    let account = Account::start(&small_seed(), &["--list-lag-ms", "60000"]);
+    account.manifest(SMALL_MANIFEST);
+    let output = account.tagrec(&["apply", "--auto-approve", "--target", "Billing-Prod"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains(
+            "FAILED to update \"Billing-Prod\" (proj_fix00000000000000001): verification failed: \"Billing-Prod\" (proj_fix00000000000000001): tag Team is \"old\", expected \"billing\""
+        ),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        out.contains("Apply incomplete: 0 done, 1 failed, 0 skipped."),
+        "{}",
+        both(&output)
+    );
+    // The write itself happened: the failure is about what could be verified.
+    assert_eq!(
+        account.project("proj_fix00000000000000001")["tags"]["Team"],
+        "billing"
+    );
+}
