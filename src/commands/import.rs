@@ -1,7 +1,7 @@
 //! `tagrec import`: a manifest of the live active projects (not `default`), each pinned by id,
 //! so that `import` then `plan` shows no changes. Refuses to overwrite a file without `--force`.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
@@ -9,7 +9,7 @@ use crate::api::LiveProject;
 use crate::api::connect::connect;
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::manifest::{AWS_PREFIX, Manifest, OWNER_TAG, PROTECT_TAG, TagPatterns, Target};
-use crate::render::manifest::{ImportedManifest, ImportedProject, yaml};
+use crate::render::manifest::{ImportedManifest, ImportedProject, ImportedSandbox, yaml};
 use crate::shell::{Exit, Shell};
 
 use super::plan::{load_manifest, write_atomically};
@@ -42,11 +42,33 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow
 
     let imported = imported(&live, args.owner.as_deref());
     let count = imported.len();
+    // The written manifest targets what this import read: an explicit --endpoint wins, else the
+    // manifest's sandbox (its paths re-rooted at the new file's folder), else its endpoint.
+    let folder = if to_stdout {
+        Path::new(".")
+    } else {
+        args.out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    };
+    let sandbox = match (&global.endpoint, &manifest.target.sandbox) {
+        (None, Some(sandbox)) => Some(ImportedSandbox {
+            state: relative_to(&sandbox.state, folder),
+            seed: sandbox
+                .seed
+                .as_deref()
+                .map(|seed| relative_to(seed, folder)),
+        }),
+        _ => None,
+    };
     let document = ImportedManifest {
         region: Some(connection.target.region.clone()),
-        endpoint: (manifest.target.sandbox.is_none())
-            .then(|| global.endpoint.clone().or(manifest.target.endpoint.clone()))
-            .flatten(),
+        endpoint: match &sandbox {
+            Some(_) => None,
+            None => global.endpoint.clone().or(manifest.target.endpoint.clone()),
+        },
+        sandbox,
         policy: args.policy.as_ref().map(|p| p.display().to_string()),
         owner: args.owner.clone(),
         projects: imported,
@@ -97,6 +119,48 @@ pub fn imported(live: &[LiveProject], owner: Option<&str>) -> Vec<ImportedProjec
     projects
 }
 
+/// `path` as seen from `folder` (both relative to the working directory, or absolute), so that
+/// a manifest written into `folder` finds it; unchanged when no relative path leads there.
+fn relative_to(path: &Path, folder: &Path) -> String {
+    let (Ok(to), Ok(from)) = (std::path::absolute(path), std::path::absolute(folder)) else {
+        return path.display().to_string();
+    };
+    let (to, from) = (lexical(&to), lexical(&from));
+    let common = to
+        .components()
+        .zip(from.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common == 0 {
+        return to.display().to_string();
+    }
+    let mut relative = PathBuf::new();
+    for _ in from.components().skip(common) {
+        relative.push("..");
+    }
+    for part in to.components().skip(common) {
+        relative.push(part);
+    }
+    relative.display().to_string()
+}
+
+/// Drops `.` and folds `name/..` without touching the file system (the state file may not exist).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn bare_manifest(path: &Path) -> Manifest {
     Manifest {
         file: path.to_path_buf(),
@@ -108,5 +172,26 @@ fn bare_manifest(path: &Path) -> Manifest {
         ignore_tags: TagPatterns::default(),
         defaults: Default::default(),
         projects: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_paths_are_re_rooted_at_the_written_file() {
+        let rel = |p: &str, f: &str| relative_to(Path::new(p), Path::new(f));
+        assert_eq!(
+            rel("examples/.tagrec/sandbox.json", "."),
+            "examples/.tagrec/sandbox.json"
+        );
+        assert_eq!(rel("examples/./live.json", "examples"), "live.json");
+        assert_eq!(
+            rel("examples/live.json", "out/sub"),
+            "../../examples/live.json"
+        );
+        assert_eq!(rel("examples/../live.json", "examples"), "../live.json");
+        assert_eq!(rel("/abs/live.json", "/abs/x"), "../live.json");
     }
 }

@@ -158,7 +158,11 @@ fn mixed_account() -> Account {
     Account::start(&json!([
         project("default", "default", json!({})),
         project("proj_aaaaaaaaaaaaaaaaaaa1", "Alpha", good_tags("Alpha")),
-        project("proj_bbbbbbbbbbbbbbbbbbb2", "Beta-Renamed", good_tags("Beta")),
+        project(
+            "proj_bbbbbbbbbbbbbbbbbbb2",
+            "Beta-Renamed",
+            good_tags("Beta")
+        ),
         project(
             "proj_ccccccccccccccccccc3",
             "Team \"Growth\", | bots",
@@ -205,18 +209,34 @@ fn audit_text_lists_every_active_project_with_its_violations_and_exits_2() {
     assert_exit(&out, 2);
     let text = stdout(&out);
     let rows: Vec<&str> = text.lines().filter(|l| l.contains("proj_")).collect();
-    assert_eq!(rows.len(), 4, "one row per active project but default:\n{text}");
-    assert!(!text.contains("Old-Thing"), "archived projects are not audited");
+    assert_eq!(
+        rows.len(),
+        4,
+        "one row per active project but default:\n{text}"
+    );
+    assert!(
+        !text.contains("Old-Thing"),
+        "archived projects are not audited"
+    );
     assert!(!text.lines().any(|l| l.starts_with("default ")), "{text}");
     let row = |id: &str| *rows.iter().find(|r| r.contains(id)).unwrap();
-    assert!(row("proj_aaaaaaaaaaaaaaaaaaa1").contains(" yes "), "by name");
+    assert!(
+        row("proj_aaaaaaaaaaaaaaaaaaa1").contains(" yes "),
+        "by name"
+    );
     assert!(row("proj_bbbbbbbbbbbbbbbbbbb2").contains(" yes "), "by id");
     assert!(row("proj_ccccccccccccccccccc3").contains(" no "));
     assert!(row("proj_ccccccccccccccccccc3").contains("missing required tag Application"));
     assert!(row("proj_ddddddddddddddddddd4").contains("DataClassification"));
     assert!(row("proj_aaaaaaaaaaaaaaaaaaa1").trim_end().ends_with('-'));
-    assert!(text.contains("Compliance: 2 of 4 projects (50.0%)."), "{text}");
-    assert!(text.contains("cost allocation tags in AWS Billing"), "{text}");
+    assert!(
+        text.contains("Compliance: 2 of 4 projects (50.0%)."),
+        "{text}"
+    );
+    assert!(
+        text.contains("cost allocation tags in AWS Billing"),
+        "{text}"
+    );
     // The count per violated rule: DataClassification is missing on one project only.
     assert!(
         text.lines()
@@ -238,7 +258,10 @@ fn audit_json_has_the_summary_and_every_project() {
     assert_eq!(audit["summary"]["compliant"], 2);
     assert_eq!(audit["summary"]["rate"], 0.5);
     let projects = audit["projects"].as_array().unwrap();
-    let names: Vec<&str> = projects.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = projects
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(
         names,
         ["Alpha", "Beta-Renamed", "Delta", "Team \"Growth\", | bots"]
@@ -288,7 +311,10 @@ fn read_csv(text: &str) -> Vec<Vec<String>> {
         }
     }
     assert!(!quoted, "an unterminated quoted field");
-    assert!(row.is_empty() && field.is_empty(), "the last record lacks its CRLF");
+    assert!(
+        row.is_empty() && field.is_empty(),
+        "the last record lacks its CRLF"
+    );
     rows
 }
 
@@ -312,7 +338,10 @@ fn audit_csv_is_one_row_per_violation_with_rfc_4180_quoting() {
     assert_eq!(rows[0], ["name", "id", "managed", "rule", "message"]);
     assert!(rows.iter().all(|r| r.len() == 5), "{rows:?}");
     let of = |id: &str| rows.iter().filter(|r| r[1] == id).collect::<Vec<_>>();
-    assert!(of("proj_aaaaaaaaaaaaaaaaaaa1").is_empty(), "compliant: no row");
+    assert!(
+        of("proj_aaaaaaaaaaaaaaaaaaa1").is_empty(),
+        "compliant: no row"
+    );
     // Bare misses the five required tags: five rows.
     assert_eq!(of("proj_fffffffffffffffffff6").len(), 5);
     let awkward_rows = of("proj_ccccccccccccccccccc3");
@@ -337,7 +366,11 @@ fn audit_markdown_is_a_table_with_one_row_per_project() {
     assert!(md.contains("Compliance: 2 of 4 projects (50.0%)."), "{md}");
     let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
     assert_eq!(table[0], "| Project | Id | Managed | Violations |");
-    assert_eq!(table.len(), 2 + 4, "header, rule, one row per project:\n{md}");
+    assert_eq!(
+        table.len(),
+        2 + 4,
+        "header, rule, one row per project:\n{md}"
+    );
     // Every row has exactly four cells: the `|` in a project's name is escaped.
     for row in &table[2..] {
         let cells = row.replace("\\|", "").matches('|').count();
@@ -377,7 +410,10 @@ fn audit_exits_1_on_errors_and_says_why() {
     let out = account.tagrec("not-a-key", &["audit"]);
     assert_exit(&out, 1);
     assert!(stdout(&out).is_empty(), "no half audit on stdout");
-    assert!(!stderr(&out).contains("not-a-key"), "credentials never printed");
+    assert!(
+        !stderr(&out).contains("not-a-key"),
+        "credentials never printed"
+    );
 
     account.write(
         "nopolicy.yaml",
@@ -410,10 +446,10 @@ fn example_live() -> Value {
 #[test]
 fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
     let account = Account::start(&example_live());
-    let out = account.tagrec(READ_KEY, &["import", "--out", "imported.yaml"]);
+    let out = account.tagrec(READ_KEY, &["import", "--out", "imported/projects.yaml"]);
     assert_exit(&out, 0);
     assert!(stdout(&out).is_empty(), "the manifest went to the file");
-    let text = account.read("imported.yaml");
+    let text = account.read("imported/projects.yaml");
     let doc = yaml_doc(&text);
     assert_eq!(get(&doc, "version").as_integer(), Some(1));
     assert_eq!(
@@ -444,7 +480,12 @@ fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
             assert!(!key.starts_with("aws:") && key != "tagrec:protect", "{key}");
         }
     }
-    let by_name = |n: &str| projects.iter().find(|p| get(p, "name").as_str() == Some(n)).unwrap();
+    let by_name = |n: &str| {
+        projects
+            .iter()
+            .find(|p| get(p, "name").as_str() == Some(n))
+            .unwrap()
+    };
     assert_eq!(
         get(by_name("Legal-Review"), "protect").as_bool(),
         Some(true)
@@ -463,7 +504,12 @@ fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
 
     let plan = account.tagrec(
         READ_KEY,
-        &["plan", "-f", "imported.yaml", "--detailed-exitcode"],
+        &[
+            "plan",
+            "-f",
+            "imported/projects.yaml",
+            "--detailed-exitcode",
+        ],
     );
     assert_exit(&plan, 0);
     assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
@@ -492,7 +538,10 @@ fn import_refuses_to_overwrite_without_force() {
     let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
-    assert_eq!(account.read("projects.yaml"), "# my hand-written manifest\n");
+    assert_eq!(
+        account.read("projects.yaml"),
+        "# my hand-written manifest\n"
+    );
 
     let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--force"]);
     assert_exit(&out, 0);
@@ -549,19 +598,78 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
     // Without the policy the same manifest plans no changes.
     let bare = text.replace("policy: policies/required-tags.yaml\n", "");
     account.write("bare.yaml", &bare);
-    let plan = account.tagrec(READ_KEY, &["plan", "-f", "bare.yaml", "--detailed-exitcode"]);
+    let plan = account.tagrec(
+        READ_KEY,
+        &["plan", "-f", "bare.yaml", "--detailed-exitcode"],
+    );
     assert_exit(&plan, 0);
 }
 
 /// Strings that a YAML reader (1.1 or 1.2) would read as something else, or not at all, if they
 /// were written plainly.
 const AWKWARD: &[&str] = &[
-    "NO", "no", "yes", "Yes", "on", "Off", "y", "n", "true", "False", "007", "1.10", "1e3", "0x1F",
-    "0o17", ".inf", "-.inf", ".nan", "~", "null", "Null", "", " ", " lead", "trail ", "a # b",
-    "#x", "a: b", "a:", "line\nbreak", "tab\there", "\ttab", "Zürich", "東京", "emoji 🚀",
-    "- dash", "-", "? q", "[x]", "{x}", "*alias", "&anchor", "!tag", "%pct", "@at", "`tick",
-    "'single'", "\"double\"", "|pipe", ">fold", "a,b", "back\\slash", "crlf\r\n", "2024-01-01",
-    "12:30", "+1", "-1", "1_000", "<<", "=", "CC-0070", "plain words",
+    "NO",
+    "no",
+    "yes",
+    "Yes",
+    "on",
+    "Off",
+    "y",
+    "n",
+    "true",
+    "False",
+    "007",
+    "1.10",
+    "1e3",
+    "0x1F",
+    "0o17",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "~",
+    "null",
+    "Null",
+    "",
+    " ",
+    " lead",
+    "trail ",
+    "a # b",
+    "#x",
+    "a: b",
+    "a:",
+    "line\nbreak",
+    "tab\there",
+    "\ttab",
+    "Zürich",
+    "東京",
+    "emoji 🚀",
+    "- dash",
+    "-",
+    "? q",
+    "[x]",
+    "{x}",
+    "*alias",
+    "&anchor",
+    "!tag",
+    "%pct",
+    "@at",
+    "`tick",
+    "'single'",
+    "\"double\"",
+    "|pipe",
+    ">fold",
+    "a,b",
+    "back\\slash",
+    "crlf\r\n",
+    "2024-01-01",
+    "12:30",
+    "+1",
+    "-1",
+    "1_000",
+    "<<",
+    "=",
+    "CC-0070",
+    "plain words",
 ];
 
 fn awkward_account(projects: &[(String, Vec<(String, String)>)]) -> Value {
@@ -611,7 +719,10 @@ fn import_round_trips_every_awkward_value_as_key_value_and_name() {
         .collect();
     projects.push(("keys".to_string(), keys));
     for name in AWKWARD.iter().filter(|n| !n.trim().is_empty()) {
-        projects.push((name.to_string(), vec![("Name".to_string(), name.to_string())]));
+        projects.push((
+            name.to_string(),
+            vec![("Name".to_string(), name.to_string())],
+        ));
     }
     assert_import_then_plan_is_empty(&awkward_account(&projects));
 }
@@ -635,28 +746,31 @@ fn import_round_trips_the_example_account_through_its_sandbox_manifest() {
         for name in AMBIENT {
             command.env_remove(name);
         }
-        command
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
+        command.current_dir(dir.path()).args(args).output().unwrap()
     };
+    // Written into another folder: the sandbox's paths must be re-rooted there.
+    std::fs::create_dir(dir.path().join("imported")).unwrap();
     let out = run(&[
         "import",
         "-f",
         "examples/projects.yaml",
         "--out",
-        "imported.yaml",
+        "imported/projects.yaml",
     ]);
     assert_exit(&out, 0);
     let plan = run(&[
         "plan",
         "-f",
-        "imported.yaml",
+        "imported/projects.yaml",
         "--detailed-exitcode",
     ]);
     assert_exit(&plan, 0);
     assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
+    let text = std::fs::read_to_string(dir.path().join("imported/projects.yaml")).unwrap();
+    let doc = yaml_doc(&text);
+    let sandbox = get(get(&doc, "target"), "sandbox");
+    assert_eq!(get(sandbox, "seed").as_str(), Some("../examples/live.json"));
+    assert!(get(&doc, "target").as_mapping_get("endpoint").is_none());
 }
 
 fn awkward_text() -> impl Strategy<Value = String> {
@@ -690,8 +804,7 @@ proptest! {
 // ---- The GitOps kit --------------------------------------------------------------------------
 
 fn kit_file(path: &str) -> String {
-    std::fs::read_to_string(Path::new(REPO).join(path))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read_to_string(Path::new(REPO).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The `tagrec ...` command lines of a script, as written.
@@ -730,8 +843,7 @@ fn step<'a>(steps: &'a [(String, String)], name: &str) -> &'a str {
         .1
 }
 
-const PLAN_LINE: &str =
-    "tagrec plan -f \"$TAGREC_MANIFEST\" --format markdown --detailed-exitcode --out plan.json > plan.md";
+const PLAN_LINE: &str = "tagrec plan -f \"$TAGREC_MANIFEST\" --format markdown --detailed-exitcode --out plan.json > plan.md";
 const VALIDATE_LINE: &str = "tagrec validate -f \"$TAGREC_MANIFEST\" --format github";
 const APPLY_LINE: &str = "tagrec apply -f \"$TAGREC_MANIFEST\" $flags";
 
@@ -743,19 +855,34 @@ fn the_ci_files_parse_and_run_exactly_the_commands_this_suite_runs() {
     let hooks = kit_file(".pre-commit-hooks.yaml");
 
     let plan_doc = yaml_doc(&plan);
-    assert!(get(get(&plan_doc, "on"), "pull_request").as_mapping().is_some());
+    assert!(
+        get(get(&plan_doc, "on"), "pull_request")
+            .as_mapping()
+            .is_some()
+    );
     assert_eq!(
         get(get(&plan_doc, "permissions"), "pull-requests").as_str(),
         Some("write"),
         "the plan comment needs it"
     );
     let plan_steps = github_steps(&plan);
-    let all: Vec<String> = plan_steps.iter().flat_map(|(_, s)| tagrec_lines(s)).collect();
+    let all: Vec<String> = plan_steps
+        .iter()
+        .flat_map(|(_, s)| tagrec_lines(s))
+        .collect();
     assert_eq!(all, [VALIDATE_LINE, PLAN_LINE]);
-    let comment = step(&plan_steps, "Comment the plan (one comment, updated in place)");
+    let comment = step(
+        &plan_steps,
+        "Comment the plan (one comment, updated in place)",
+    );
     assert!(comment.contains("PATCH"), "updates the comment in place");
     let uploads: Vec<String> = {
-        let job = get(&plan_doc, "jobs").as_mapping().unwrap().values().next().unwrap();
+        let job = get(&plan_doc, "jobs")
+            .as_mapping()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
         get(job, "steps")
             .as_vec()
             .unwrap()
@@ -772,7 +899,10 @@ fn the_ci_files_parse_and_run_exactly_the_commands_this_suite_runs() {
 
     let apply_doc = yaml_doc(&apply);
     assert_eq!(
-        get(get(get(&apply_doc, "on"), "push"), "branches").as_vec().unwrap()[0].as_str(),
+        get(get(get(&apply_doc, "on"), "push"), "branches")
+            .as_vec()
+            .unwrap()[0]
+            .as_str(),
         Some("main")
     );
     let concurrency = get(&apply_doc, "concurrency");
@@ -783,7 +913,10 @@ fn the_ci_files_parse_and_run_exactly_the_commands_this_suite_runs() {
         "an apply is never cut short"
     );
     let apply_steps = github_steps(&apply);
-    let all: Vec<String> = apply_steps.iter().flat_map(|(_, s)| tagrec_lines(s)).collect();
+    let all: Vec<String> = apply_steps
+        .iter()
+        .flat_map(|(_, s)| tagrec_lines(s))
+        .collect();
     assert_eq!(all, [VALIDATE_LINE, APPLY_LINE]);
     assert!(step(&apply_steps, "Apply").contains("flags=\"--auto-approve\""));
     assert!(step(&apply_steps, "Apply").contains("--allow-archive"));
@@ -806,7 +939,9 @@ fn the_ci_files_parse_and_run_exactly_the_commands_this_suite_runs() {
     };
     assert_eq!(
         lines("validate"),
-        ["tagrec validate -f \"$TAGREC_MANIFEST\" --format json > validate.json || (cat validate.json; exit 1)"]
+        [
+            "tagrec validate -f \"$TAGREC_MANIFEST\" --format json > validate.json || (cat validate.json; exit 1)"
+        ]
     );
     assert_eq!(lines("plan"), [PLAN_LINE]);
     assert_eq!(lines("apply"), [APPLY_LINE]);
@@ -903,7 +1038,11 @@ fn the_github_workflows_take_a_pull_request_from_plan_to_applied() {
     assert!(!stdout(&out).contains("::error"), "{}", stdout(&out));
     let out = run_script(&account, step(&plan_steps, "Plan"), READ_KEY);
     assert_exit(&out, 0);
-    assert_eq!(github_exitcode(&account), "2", "changes, and the job passes");
+    assert_eq!(
+        github_exitcode(&account),
+        "2",
+        "changes, and the job passes"
+    );
     let md = account.read("plan.md");
     assert!(md.contains("Search"), "the comment shows the create:\n{md}");
     assert!(md.contains("Old-Experiment"), "and the archive:\n{md}");
@@ -952,7 +1091,10 @@ fn the_github_plan_job_fails_on_errors_and_annotates_invalid_manifests() {
     // A plan that cannot be made (wrong key) fails the job, rather than passing as "changes".
     let out = run_script(&account, step(&plan_steps, "Plan"), "wrong-key");
     assert_exit(&out, 1);
-    assert!(!account.path("plan.json").exists(), "no plan file from an error");
+    assert!(
+        !account.path("plan.json").exists(),
+        "no plan file from an error"
+    );
 
     account.write(
         "projects.yaml",
@@ -972,7 +1114,9 @@ fn the_github_plan_job_fails_on_errors_and_annotates_invalid_manifests() {
 #[test]
 fn the_apply_job_skips_archives_when_the_manifest_does_not_prune() {
     let account = gitops_account();
-    let manifest = account.read("projects.yaml").replace("prune: true", "prune: false");
+    let manifest = account
+        .read("projects.yaml")
+        .replace("prune: true", "prune: false");
     account.write("projects.yaml", &manifest);
     let apply_steps = github_steps(&kit_file("examples/ci/github/tagrec-apply.yml"));
     let out = run_script(&account, step(&apply_steps, "Apply"), WRITE_KEY);
