@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 
 use crate::api::LiveProject;
 use crate::api::connect::connect;
+use crate::api::model::DEFAULT_PROJECT_ID;
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::manifest::{AWS_PREFIX, Manifest, OWNER_TAG, PROTECT_TAG, TagPatterns, Target};
 use crate::render::manifest::{ImportedManifest, ImportedProject, ImportedSandbox, yaml};
@@ -40,6 +41,18 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow
         )
     })?;
 
+    // A manifest may not declare a project named `default` (it would be taken for the account's
+    // own): such a live project is left out, with a word, rather than written into a manifest
+    // that `validate` rejects.
+    let (unnamed, live): (Vec<LiveProject>, Vec<LiveProject>) = live
+        .into_iter()
+        .partition(|p| p.is_active() && !p.is_default() && p.name == DEFAULT_PROJECT_ID);
+    for p in &unnamed {
+        shell.warn(format!(
+            "left out project {} named `default`: a manifest cannot declare that name; rename the project to manage it with tagrec",
+            p.id
+        ));
+    }
     let imported = imported(&live, args.owner.as_deref());
     let count = imported.len();
     // The written manifest targets what this import read: an explicit --endpoint wins, else the

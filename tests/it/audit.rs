@@ -728,6 +728,27 @@ fn import_round_trips_every_awkward_value_as_key_value_and_name() {
 }
 
 #[test]
+fn import_leaves_out_a_project_named_default_and_says_so() {
+    // The API lets a project other than the account's own be named `default`; a manifest may not
+    // declare that name, so importing it would write a manifest that validate rejects.
+    let account = Account::start(&json!([
+        project("default", "default", json!({})),
+        project("proj_aaaaaaaaaaaaaaaaaaa1", "default", json!({"Team": "x"})),
+        project("proj_bbbbbbbbbbbbbbbbbbb2", "Alpha", json!({"Team": "y"})),
+    ]));
+    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--out", "m.yaml"]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("proj_aaaaaaaaaaaaaaaaaaa1"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!account.read("m.yaml").contains("proj_aaaaaaaaaaaaaaaaaaa1"));
+    let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--detailed-exitcode"]);
+    assert_exit(&plan, 0);
+}
+
+#[test]
 fn import_round_trips_the_example_account_through_its_sandbox_manifest() {
     // The user's path: the example manifest targets the embedded emulator seeded from live.json.
     let dir = tempfile::tempdir().unwrap();
