@@ -446,10 +446,10 @@ fn example_live() -> Value {
 #[test]
 fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
     let account = Account::start(&example_live());
-    let out = account.tagrec(READ_KEY, &["import", "--out", "imported/projects.yaml"]);
+    let out = account.tagrec(READ_KEY, &["import", "--out", "imported.yaml"]);
     assert_exit(&out, 0);
     assert!(stdout(&out).is_empty(), "the manifest went to the file");
-    let text = account.read("imported/projects.yaml");
+    let text = account.read("imported.yaml");
     let doc = yaml_doc(&text);
     assert_eq!(get(&doc, "version").as_integer(), Some(1));
     assert_eq!(
@@ -504,12 +504,7 @@ fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
 
     let plan = account.tagrec(
         READ_KEY,
-        &[
-            "plan",
-            "-f",
-            "imported/projects.yaml",
-            "--detailed-exitcode",
-        ],
+        &["plan", "-f", "imported.yaml", "--detailed-exitcode"],
     );
     assert_exit(&plan, 0);
     assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
