@@ -53,6 +53,9 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow
             p.id
         ));
     }
+    if let Some(owner) = args.owner.as_deref() {
+        warn_about_ownership(shell, &live, owner);
+    }
     let imported = imported(&live, args.owner.as_deref());
     let count = imported.len();
     // The written manifest targets what this import read: an explicit --endpoint wins, else the
@@ -99,6 +102,30 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow
         ));
     }
     Ok(Exit::Success)
+}
+
+/// With `--owner`, every imported project gets `ManagedBy: <owner>`: say which ones do not carry
+/// it yet, since the first plan will show them as updates (taking them over), not as no change.
+fn warn_about_ownership(shell: &Shell, live: &[LiveProject], owner: &str) {
+    let others: Vec<String> = live
+        .iter()
+        .filter(|p| p.is_active() && !p.is_default())
+        .filter(|p| p.tags.get(OWNER_TAG).map(String::as_str) != Some(owner))
+        .map(|p| format!("{} ({})", p.name, p.id))
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 5;
+    let more = match others.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    shell.warn(format!(
+        "{} of the imported projects do not carry `{OWNER_TAG}: {owner}`: the next apply sets it on them (taking them over): {}{more}",
+        others.len(),
+        others[..others.len().min(SHOWN)].join(", ")
+    ));
 }
 
 /// The live active projects as manifest entries: all tags but `aws:` ones; `tagrec:protect`

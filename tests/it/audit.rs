@@ -600,6 +600,56 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
     assert_exit(&plan, 0);
 }
 
+#[test]
+fn import_with_owner_says_which_projects_it_would_take_over() {
+    let account = Account::start(&json!([
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa1",
+            "Mine",
+            json!({"ManagedBy": "platform"})
+        ),
+        project(
+            "proj_bbbbbbbbbbbbbbbbbbb2",
+            "Theirs",
+            json!({"ManagedBy": "data-team"})
+        ),
+        project("proj_ccccccccccccccccccc3", "Nobodys", json!({})),
+    ]));
+    let out = account.tagrec(
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "none.yaml",
+            "--out",
+            "m.yaml",
+            "--owner",
+            "platform",
+        ],
+    );
+    assert_exit(&out, 0);
+    let warning = stderr(&out);
+    assert!(warning.contains("2 of the imported projects"), "{warning}");
+    assert!(
+        warning.contains("Theirs (proj_bbbbbbbbbbbbbbbbbbb2)"),
+        "{warning}"
+    );
+    assert!(warning.contains("Nobodys"), "{warning}");
+    assert!(!warning.contains("Mine"), "{warning}");
+    // And it is true: the plan takes exactly those two over.
+    let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--format", "json"]);
+    assert_exit(&plan, 0);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let mut updated: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    updated.sort();
+    assert_eq!(updated, ["Nobodys", "Theirs"]);
+}
+
 /// Strings that a YAML reader (1.1 or 1.2) would read as something else, or not at all, if they
 /// were written plainly.
 const AWKWARD: &[&str] = &[
