@@ -737,6 +737,35 @@ fn assert_import_then_plan_is_empty(live: &Value) {
     let account = Account::start(live);
     let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--out", "m.yaml"]);
     assert_exit(&out, 0);
+    // A standard YAML 1.2 reader (not only tagrec's own) reads back every name and value as
+    // the same string: nothing plain that it would take for a number, a bool or a null.
+    let text = account.read("m.yaml");
+    let doc = yaml_doc(&text);
+    for p in get(&doc, "projects").as_vec().unwrap() {
+        let id = get(p, "id").as_str().unwrap();
+        let live = live
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == id)
+            .unwrap();
+        assert_eq!(get(p, "name").as_str(), live["name"].as_str(), "{text}");
+        let tags: serde_json::Map<String, Value> = get(p, "tags")
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let k = k
+                    .as_str()
+                    .unwrap_or_else(|| panic!("key {k:?} is not a string"));
+                let v = v
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{k}: {v:?} is not a string"));
+                (k.to_string(), Value::String(v.to_string()))
+            })
+            .collect();
+        assert_eq!(Value::Object(tags), live["tags"], "{text}");
+    }
     let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--detailed-exitcode"]);
     assert_eq!(
         code(&plan),
