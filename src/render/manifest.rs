@@ -13,9 +13,16 @@ pub struct ImportedProject {
     pub tags: Tags,
 }
 
+/// `target.sandbox` of an imported manifest, its paths relative to the written file's folder.
+pub struct ImportedSandbox {
+    pub state: String,
+    pub seed: Option<String>,
+}
+
 pub struct ImportedManifest {
     pub region: Option<String>,
     pub endpoint: Option<String>,
+    pub sandbox: Option<ImportedSandbox>,
     pub policy: Option<String>,
     pub owner: Option<String>,
     pub projects: Vec<ImportedProject>,
@@ -30,6 +37,13 @@ pub fn yaml(m: &ImportedManifest) -> String {
     }
     if let Some(endpoint) = &m.endpoint {
         let _ = writeln!(out, "  endpoint: {}", scalar(endpoint));
+    }
+    if let Some(sandbox) = &m.sandbox {
+        out.push_str("  sandbox:\n");
+        let _ = writeln!(out, "    state: {}", scalar(&sandbox.state));
+        if let Some(seed) = &sandbox.seed {
+            let _ = writeln!(out, "    seed: {}", scalar(seed));
+        }
     }
     if let Some(policy) = &m.policy {
         let _ = writeln!(out, "policy: {}", scalar(policy));
