@@ -441,7 +441,6 @@ fn code(s: &str) -> String {
     }
 }
 
-
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
