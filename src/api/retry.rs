@@ -11,7 +11,8 @@ use super::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included.
+    /// Attempts in all, the first included, not counting those refused with 429: throttling
+    /// says "not now", not "failing", so only the time budget bounds it.
     pub max_attempts: usize,
     /// The first backoff; each next one doubles, plus jitter.
     pub min_delay: Duration,
@@ -81,15 +82,23 @@ where
         .with_jitter()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
-        .with_max_times(policy.max_attempts.saturating_sub(1));
-    // Counters shared by the adjust and notify hooks (both FnMut borrowed by backon at once).
-    let state = Mutex::new((Duration::ZERO, 1usize));
+        .with_max_times(usize::MAX);
+    // Counters shared by the adjust and notify hooks (both FnMut borrowed by backon at once):
+    // time waited, attempts made, attempts that failed other than by throttling.
+    let state = Mutex::new((Duration::ZERO, 1usize, 0usize));
     let result = call
         .retry(backoff)
         .when(is_retryable)
         .adjust(|error, delay| {
             let delay = delay?;
+            // A throttled call waits what the server asked, not a backoff grown by earlier
+            // throttling: under a steady rate limit that would idle well below the allowed rate.
             let delay = match error {
+                ApiError::Api {
+                    status: 429,
+                    retry_after: Some(asked),
+                    ..
+                } => *asked,
                 ApiError::Api {
                     retry_after: Some(asked),
                     ..
@@ -99,11 +108,13 @@ where
             let Ok(mut guard) = state.lock() else {
                 return None;
             };
-            let (waited, _) = *guard;
-            if waited + delay > policy.budget {
+            let throttled = error.status() == Some(429);
+            let failures = guard.2 + usize::from(!throttled);
+            if failures >= policy.max_attempts || guard.0 + delay > policy.budget {
                 return None;
             }
-            guard.0 = waited + delay;
+            guard.0 += delay;
+            guard.2 = failures;
             Some(delay)
         })
         .notify(|error, delay| {

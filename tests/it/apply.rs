@@ -656,7 +656,9 @@ fn a_403_on_writes_names_the_long_term_key_and_every_change_is_reported_failed()
         let error = result["error"].as_str().unwrap_or_default();
         assert!(error.contains("403"), "{error}");
         assert!(
-            error.contains("Long-term Amazon Bedrock API keys"),
+            error
+                .to_lowercase()
+                .contains("long-term amazon bedrock api key"),
             "{error}"
         );
     }
