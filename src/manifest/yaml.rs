@@ -313,11 +313,12 @@ impl<'a> Builder<'a> {
                     }
                     items.push(self.node(event, inner, depth + 1)?);
                 };
+                let end = closing(&end, items.last().map(|n| n.span.end));
                 let node = Node {
                     value: Value::Seq(items.into_boxed_slice()),
                     span: Span {
                         start: pos(&at.start),
-                        end: pos(&end.end),
+                        end,
                     },
                 };
                 (node, anchor)
@@ -442,11 +443,20 @@ impl<'a> Builder<'a> {
         let start = entries
             .first()
             .map_or(pos(&at.start), |(k, _)| k.span.start);
-        let end = entries.last().map_or(pos(&end.start), |(_, v)| v.span.end);
+        let end = closing(&end, entries.last().map(|(_, v)| v.span.end));
         Ok(Node {
             value: Value::Map(entries.into_boxed_slice()),
             span: Span { start, end },
         })
+    }
+}
+
+/// Where a list or mapping ends: at its `]` or `}` when written in flow style; in block style
+/// (where saphyr's end event sits on the next line's first token) at its last value.
+fn closing(end: &saphyr_parser::Span, last: Option<Pos>) -> Pos {
+    match last {
+        Some(last) if end.start.index() == end.end.index() => last,
+        _ => pos(&end.end),
     }
 }
 
