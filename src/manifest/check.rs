@@ -67,30 +67,23 @@ pub fn check(path: &Path) -> Checked {
             return checked;
         }
     };
-    let loaded = load::load(&root, &source, path, &mut checked.diagnostics);
-    // The tree is no longer needed: free it before the policy runs (it is most of the memory).
-    drop(root);
-    if let Some(mut loaded) = loaded {
-        if let Some(policy_path) = loaded.manifest.policy.take() {
+    if let Some(header) = load::header(root, &source, path, &mut checked.diagnostics) {
+        let load::Header {
+            mut manifest,
+            places,
+            projects,
+        } = header;
+        if let Some(policy_path) = manifest.policy.take() {
             let policy_path = normalize(&policy_path);
-            loaded.manifest.policy = Some(policy_path.clone());
+            manifest.policy = Some(policy_path.clone());
             let (result, policy_source) = Policy::load_with_source(&policy_path);
             match result {
-                Ok(policy) => {
-                    evaluate(
-                        &policy,
-                        &loaded.manifest,
-                        &loaded.places,
-                        &source,
-                        &mut checked.diagnostics,
-                    );
-                    checked.policy = Some(policy);
-                }
+                Ok(policy) => checked.policy = Some(policy),
                 Err(errors) => {
                     for mut d in errors {
                         // An unreadable policy is shown where the manifest names it.
                         if d.place.is_none()
-                            && let Some(span) = loaded.places.policy
+                            && let Some(span) = places.policy
                         {
                             d.place = Some(source.place(span));
                         }
@@ -104,12 +97,29 @@ pub fn check(path: &Path) -> Checked {
                     .insert(policy_source.name, policy_source.text);
             }
         }
+        if let Some(projects) = projects {
+            let policy = checked.policy.as_ref();
+            let owner_set = manifest.owner.is_some();
+            let mut each =
+                |project: &DesiredProject, own: &ProjectPlaces, out: &mut Vec<Diagnostic>| {
+                    if let Some(policy) = policy {
+                        evaluate(policy, owner_set, project, own, &places, &source, out);
+                    }
+                };
+            load::projects(
+                projects,
+                &mut manifest,
+                &source,
+                &mut checked.diagnostics,
+                &mut each,
+            );
+        }
         if checked
             .diagnostics
             .iter()
             .all(|d| d.rule == Rule::Policy || d.severity != Severity::Error)
         {
-            checked.manifest = Some(loaded.manifest);
+            checked.manifest = Some(manifest);
         }
     }
     checked.sources.insert(name.clone(), source.text);
@@ -184,68 +194,67 @@ fn normalize(path: &Path) -> PathBuf {
 
 fn evaluate(
     policy: &Policy,
-    manifest: &Manifest,
+    owner_set: bool,
+    project: &DesiredProject,
+    project_places: &ProjectPlaces,
     places: &ManifestPlaces,
     source: &SourceText,
     out: &mut Vec<Diagnostic>,
 ) {
-    let owner_set = manifest.owner.is_some();
-    for (project, project_places) in manifest.projects.iter().zip(&places.projects) {
-        if project_places.broken_tags {
+    if project_places.broken_tags {
+        return;
+    }
+    let tags = project
+        .tags
+        .iter()
+        .filter(|(k, _)| policy::policy_sees(k, owner_set))
+        .map(|(k, t)| (k.clone(), Json::String(t.value.clone())));
+    let document = policy::document(&project.name, tags);
+    // Missing tags are one problem at one place: "missing required tags A, B".
+    let mut missing: Vec<String> = Vec::new();
+    let mut missing_at = None;
+    for placed in policy.check_document(&document) {
+        let violation = placed.violation;
+        if let Some(tag) = violation.message.strip_prefix(MISSING)
+            && violation.instance_path == "/tags"
+        {
+            if !project_places.rejected.iter().any(|k| k == tag) {
+                missing.push(tag.to_string());
+                missing_at = Some(project_places.tags.unwrap_or(project_places.name));
+            }
             continue;
         }
-        let tags = project
-            .tags
-            .iter()
-            .filter(|(k, _)| policy::policy_sees(k, owner_set))
-            .map(|(k, t)| (k.clone(), Json::String(t.value.clone())));
-        let document = policy::document(&project.name, tags);
-        // Missing tags are one problem at one place: "missing required tags A, B".
-        let mut missing: Vec<String> = Vec::new();
-        let mut missing_at = None;
-        for placed in policy.check_document(&document) {
-            let violation = placed.violation;
-            if let Some(tag) = violation.message.strip_prefix(MISSING)
-                && violation.instance_path == "/tags"
-            {
-                if !project_places.rejected.iter().any(|k| k == tag) {
-                    missing.push(tag.to_string());
-                    missing_at = Some(project_places.tags.unwrap_or(project_places.name));
-                }
-                continue;
-            }
-            let (span, inherited) = place_of(
-                &violation.instance_path,
-                placed.key.as_deref(),
-                project,
-                project_places,
-                places,
-            );
-            let message = if inherited {
-                format!(
-                    "{} (inherited from defaults by project {})",
-                    violation.message, project.name
-                )
-            } else {
-                violation.message
-            };
-            out.push(
-                Diagnostic::error(Rule::Policy, message)
-                    .at(source.place(span))
-                    .project(project.name.clone()),
-            );
-        }
-        if let Some(span) = missing_at {
-            let s = if missing.len() == 1 { "" } else { "s" };
-            out.push(
-                Diagnostic::error(
-                    Rule::Policy,
-                    format!("{MISSING_PLURAL}{s} {}", missing.join(", ")),
-                )
+        let (span, inherited) = place_of(
+            &violation.instance_path,
+            placed.key.as_deref(),
+            project,
+            project_places,
+            places,
+        );
+        let message = if inherited {
+            format!(
+                "{} (inherited from defaults by project {})",
+                violation.message, project.name
+            )
+        } else {
+            violation.message
+        };
+        out.push(
+            Diagnostic::error(Rule::Policy, message)
                 .at(source.place(span))
                 .project(project.name.clone()),
-            );
-        }
+        );
+    }
+    if let Some(span) = missing_at {
+        let s = if missing.len() == 1 { "" } else { "s" };
+        out.push(
+            Diagnostic::error(
+                Rule::Policy,
+                format!("{MISSING_PLURAL}{s} {}", missing.join(", ")),
+            )
+            .at(source.place(span))
+            .project(project.name.clone()),
+        );
     }
 }
 

@@ -39,7 +39,7 @@ pub struct TagPlace {
     pub value: Span,
 }
 
-/// The places of one desired project, parallel to `Manifest::projects`.
+/// The places of one desired project, handed to the policy checker with the project.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectPlaces {
     /// The `name:` value, or the project's first line when it has no name.
@@ -59,26 +59,42 @@ pub struct ProjectPlaces {
 #[derive(Debug, Clone, Default)]
 pub struct ManifestPlaces {
     pub defaults: BTreeMap<String, TagPlace>,
-    pub projects: Vec<ProjectPlaces>,
     pub policy: Option<Span>,
 }
 
-pub struct Loaded {
+/// The manifest without its projects yet, and the `projects:` node still to read. Reading is
+/// in two steps so that the policy can be loaded in between and each project checked as soon
+/// as it is read, its part of the tree freed right away (a 100,000-project tree is most of
+/// the memory).
+pub struct Header<'t> {
     pub manifest: Manifest,
     pub places: ManifestPlaces,
+    pub projects: Option<Node<'t>>,
 }
 
-/// Reads a manifest from its YAML tree. Diagnostics are appended to `out`; the manifest is
-/// returned even when some were found, with the broken parts left out, so that the policy can
-/// still be checked on the rest.
-pub fn load(
-    root: &Node,
+/// Reads everything but the projects. Diagnostics are appended to `out`; the header is returned
+/// even when some were found, with the broken parts left out, so that the rest is still checked.
+pub fn header<'t>(
+    root: Node<'t>,
     source: &SourceText,
     file: &Path,
     out: &mut Vec<Diagnostic>,
-) -> Option<Loaded> {
+) -> Option<Header<'t>> {
     let mut loader = Loader { source, out };
     loader.manifest(root, file)
+}
+
+/// Reads the projects into `manifest.projects`, consuming their tree, and calls `each` on every
+/// project read (with its places, and the diagnostics list) before its places are dropped.
+pub fn projects(
+    node: Node<'_>,
+    manifest: &mut Manifest,
+    source: &SourceText,
+    out: &mut Vec<Diagnostic>,
+    each: &mut dyn FnMut(&DesiredProject, &ProjectPlaces, &mut Vec<Diagnostic>),
+) {
+    let mut loader = Loader { source, out };
+    loader.projects(node, manifest, each);
 }
 
 struct Loader<'a> {
@@ -124,12 +140,12 @@ impl Loader<'_> {
     }
 
     /// The entries of a mapping, with unknown keys reported; None (reported) if not a mapping.
-    fn mapping<'n>(
+    fn mapping<'n, 't>(
         &mut self,
-        node: &'n Node,
+        node: &'n Node<'t>,
         what: &str,
         valid: &[&str],
-    ) -> Option<Vec<(&'n str, &'n Node, &'n Node)>> {
+    ) -> Option<Vec<(&'n str, &'n Node<'t>, &'n Node<'t>)>> {
         let Some(entries) = node.as_map() else {
             self.report(
                 Rule::Type,
@@ -166,7 +182,7 @@ impl Loader<'_> {
     /// A text value (any non-null scalar, as written).
     fn text(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.value {
-            Value::Scalar { text, .. } if !node.is_null() => Some(text.clone()),
+            Value::Scalar { text, .. } if !node.is_null() => Some(text.to_string()),
             _ => {
                 self.report(
                     Rule::Type,
@@ -185,7 +201,7 @@ impl Loader<'_> {
             style: Style::Plain,
         } = &node.value
         {
-            match text.as_str() {
+            match text.as_ref() {
                 "true" | "True" | "TRUE" => return Some(true),
                 "false" | "False" | "FALSE" => return Some(false),
                 _ => {}
@@ -204,7 +220,15 @@ impl Loader<'_> {
         None
     }
 
-    fn manifest(&mut self, root: &Node, file: &Path) -> Option<Loaded> {
+    fn manifest<'t>(&mut self, mut root: Node<'t>, file: &Path) -> Option<Header<'t>> {
+        let projects_node = match &mut root.value {
+            Value::Map(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| k.key_text() == "projects")
+                .map(|(_, v)| std::mem::take(v)),
+            _ => None,
+        };
+        let root = &root;
         let entries = self.mapping(root, "the manifest", TOP_KEYS)?;
         let dir = base_dir(file);
         let mut manifest = Manifest {
@@ -219,7 +243,6 @@ impl Loader<'_> {
             projects: Vec::new(),
         };
         let mut places = ManifestPlaces::default();
-        let mut projects_node = None;
         for &(key, _, value) in &entries {
             match key {
                 "version" => manifest.version = self.version(value).unwrap_or(1),
@@ -255,7 +278,6 @@ impl Loader<'_> {
                         }
                     }
                 }
-                "projects" => projects_node = Some(value),
                 _ => {}
             }
         }
@@ -267,9 +289,8 @@ impl Loader<'_> {
                 Some("start the file with `version: 1`".to_string()),
             );
         }
-        match projects_node {
-            Some(node) => self.projects(node, &mut manifest, &mut places),
-            None => self.report(
+        if projects_node.is_none() {
+            self.report(
                 Rule::Type,
                 first_line(root),
                 "the manifest has no `projects` list".to_string(),
@@ -277,9 +298,13 @@ impl Loader<'_> {
                     "add `projects:` with one `- name: …` entry per project (or `projects: []`)"
                         .to_string(),
                 ),
-            ),
+            );
         }
-        Some(Loaded { manifest, places })
+        Some(Header {
+            manifest,
+            places,
+            projects: projects_node,
+        })
     }
 
     fn version(&mut self, node: &Node) -> Option<u32> {
@@ -489,7 +514,7 @@ impl Loader<'_> {
                 continue;
             }
             written.rejected.pop();
-            values.insert(k.to_string(), text.clone());
+            values.insert(k.to_string(), text.to_string());
             places.insert(
                 k.to_string(),
                 TagPlace {
@@ -515,21 +540,28 @@ impl Loader<'_> {
         }
     }
 
-    fn projects(&mut self, node: &Node, manifest: &mut Manifest, places: &mut ManifestPlaces) {
-        let Value::Seq(items) = &node.value else {
+    fn projects(
+        &mut self,
+        node: Node<'_>,
+        manifest: &mut Manifest,
+        each: &mut dyn FnMut(&DesiredProject, &ProjectPlaces, &mut Vec<Diagnostic>),
+    ) {
+        let (span, kind) = (node.span, node.kind_name());
+        let Value::Seq(items) = node.value else {
             self.report(
                 Rule::Type,
-                node.span,
-                format!("projects must be a list, not {}", node.kind_name()),
+                span,
+                format!("projects must be a list, not {kind}"),
                 Some("write one `- name: …` entry per project".to_string()),
             );
             return;
         };
-        let mut names: HashMap<&str, Span> = HashMap::with_capacity(items.len());
-        let mut ids: HashMap<&str, Span> = HashMap::new();
-        manifest.projects.reserve(items.len());
-        places.projects.reserve(items.len());
-        for item in items {
+        // Owned keys: the tree of a project is freed once it is read.
+        let mut names: HashMap<String, Span> = HashMap::with_capacity(items.len());
+        let mut ids: HashMap<String, Span> = HashMap::new();
+        manifest.projects.reserve_exact(items.len());
+        for item in items.into_vec() {
+            let item = &item;
             let Some(entries) = self.mapping(item, "a project", PROJECT_KEYS) else {
                 continue;
             };
@@ -562,8 +594,8 @@ impl Loader<'_> {
                         ),
                     );
                     ok = false;
-                } else if let Value::Scalar { text, .. } = &name_node.value {
-                    names.insert(text.as_str(), name_node.span);
+                } else {
+                    names.insert(name.clone(), name_node.span);
                 }
             }
             let mut id = None;
@@ -592,9 +624,7 @@ impl Loader<'_> {
                     );
                     ok = false;
                 } else {
-                    if let Value::Scalar { text, .. } = &id_node.value {
-                        ids.insert(text.as_str(), id_node.span);
-                    }
+                    ids.insert(text.clone(), id_node.span);
                     id = Some(text);
                 }
             }
@@ -638,20 +668,22 @@ impl Loader<'_> {
             if !ok {
                 continue;
             }
-            manifest.projects.push(DesiredProject {
+            let project = DesiredProject {
                 name,
                 id,
                 protect,
                 tags,
                 place: Some(self.source.place(name_node.span)),
-            });
-            places.projects.push(ProjectPlaces {
+            };
+            let places = ProjectPlaces {
                 name: name_node.span,
                 tags: tags_key,
                 own: written.places,
                 rejected: written.rejected,
                 broken_tags: written.broken,
-            });
+            };
+            each(&project, &places, self.out);
+            manifest.projects.push(project);
         }
     }
 

@@ -2,6 +2,7 @@
 //! that duplicate keys are refused (not silently overwritten), alias expansion is bounded, and a
 //! scalar keeps the text it was written with (the manifest decides what a plain scalar means).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
@@ -31,27 +32,41 @@ pub enum Style {
     Text,
 }
 
+/// Scalars borrow from the source text whenever they are written as they read (most are), so a
+/// big manifest costs few allocations; lists and mappings are boxed slices (no spare capacity).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Scalar { text: String, style: Style },
-    Seq(Vec<Node>),
-    Map(Vec<(Node, Node)>),
+pub enum Value<'a> {
+    Scalar { text: Cow<'a, str>, style: Style },
+    Seq(Box<[Node<'a>]>),
+    Map(Box<[(Node<'a>, Node<'a>)]>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
+pub struct Node<'a> {
+    pub value: Value<'a>,
     pub span: Span,
 }
 
-impl Node {
+impl Default for Node<'_> {
+    fn default() -> Self {
+        Node {
+            value: Value::Scalar {
+                text: Cow::Borrowed(""),
+                style: Style::Plain,
+            },
+            span: Span::default(),
+        }
+    }
+}
+
+impl<'a> Node<'a> {
     /// A plain `~`, `null` or nothing at all: YAML's null.
     pub fn is_null(&self) -> bool {
         matches!(&self.value, Value::Scalar { text, style: Style::Plain }
-            if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+            if matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL"))
     }
 
-    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+    pub fn as_map(&self) -> Option<&[(Node<'a>, Node<'a>)]> {
         match &self.value {
             Value::Map(entries) => Some(entries),
             _ => None,
@@ -79,7 +94,7 @@ impl Node {
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {
             Value::Scalar { text, style } => match style {
-                Style::Text => serde_json::Value::String(text.clone()),
+                Style::Text => serde_json::Value::String(text.to_string()),
                 Style::Plain => core_scalar(text),
             },
             Value::Seq(items) => {
@@ -95,7 +110,7 @@ impl Node {
     }
 
     /// The node at a JSON pointer (`/a/0/b`), for placing an error found in the JSON form.
-    pub fn pointer(&self, pointer: &str) -> Option<&Node> {
+    pub fn pointer(&self, pointer: &str) -> Option<&Node<'a>> {
         let mut node = self;
         for raw in pointer.split('/').skip(1) {
             let segment = raw.replace("~1", "/").replace("~0", "~");
@@ -150,8 +165,9 @@ pub const ALIAS_NODE_BUDGET: usize = 100_000;
 pub const MAX_DEPTH: usize = 64;
 
 /// Reads the first (and only) document. `Ok(None)` for a file with no document at all.
-pub fn parse(text: &str) -> (Option<Node>, Vec<YamlError>) {
+pub fn parse(text: &str) -> (Option<Node<'_>>, Vec<YamlError>) {
     let mut builder = Builder {
+        text,
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         alias_nodes: 0,
@@ -168,9 +184,10 @@ pub fn parse(text: &str) -> (Option<Node>, Vec<YamlError>) {
 }
 
 struct Builder<'a> {
+    text: &'a str,
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     /// Anchored nodes, with their size in nodes, for bounding alias expansion.
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node<'a>, usize)>,
     alias_nodes: usize,
     errors: Vec<YamlError>,
 }
@@ -231,7 +248,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn document(&mut self) -> Result<Option<Node>, YamlError> {
+    fn document(&mut self) -> Result<Option<Node<'a>>, YamlError> {
         let mut root = None;
         loop {
             let (event, at) = self.next()?;
@@ -260,7 +277,7 @@ impl<'a> Builder<'a> {
         event: Event<'a>,
         at: saphyr_parser::Span,
         depth: usize,
-    ) -> Result<Node, YamlError> {
+    ) -> Result<Node<'a>, YamlError> {
         if depth > MAX_DEPTH {
             return Err(YamlError {
                 rule: Rule::Yaml,
@@ -280,7 +297,7 @@ impl<'a> Builder<'a> {
                 };
                 let node = Node {
                     value: Value::Scalar {
-                        text: text.into_owned(),
+                        text: self.borrow(text, &at),
                         style,
                     },
                     span: span(&at),
@@ -296,11 +313,12 @@ impl<'a> Builder<'a> {
                     }
                     items.push(self.node(event, inner, depth + 1)?);
                 };
+                let end = closing(&end, items.last().map(|n| n.span.end));
                 let node = Node {
-                    value: Value::Seq(items),
+                    value: Value::Seq(items.into_boxed_slice()),
                     span: Span {
                         start: pos(&at.start),
-                        end: pos(&end.end),
+                        end,
                     },
                 };
                 (node, anchor)
@@ -326,7 +344,18 @@ impl<'a> Builder<'a> {
         Ok(node)
     }
 
-    fn alias(&mut self, id: usize, at: saphyr_parser::Span) -> Result<Node, YamlError> {
+    /// The scalar as a slice of the source when it reads as written there. saphyr's marker
+    /// counts characters, which equals bytes in ASCII text; elsewhere the comparison fails (or
+    /// finds the same text), so the result is always the scalar's own text.
+    fn borrow(&self, text: Cow<'a, str>, at: &saphyr_parser::Span) -> Cow<'a, str> {
+        let start = at.start.index();
+        match self.text.get(start..start + text.len()) {
+            Some(slice) if slice == text => Cow::Borrowed(slice),
+            _ => Cow::Owned(text.into_owned()),
+        }
+    }
+
+    fn alias(&mut self, id: usize, at: saphyr_parser::Span) -> Result<Node<'a>, YamlError> {
         let Some((node, size)) = self.anchors.get(&id) else {
             return Err(YamlError {
                 rule: Rule::Yaml,
@@ -353,8 +382,8 @@ impl<'a> Builder<'a> {
         Ok(copy)
     }
 
-    fn mapping(&mut self, at: saphyr_parser::Span, depth: usize) -> Result<Node, YamlError> {
-        let mut entries: Vec<(Node, Node)> = Vec::new();
+    fn mapping(&mut self, at: saphyr_parser::Span, depth: usize) -> Result<Node<'a>, YamlError> {
+        let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
         // Small maps (most of them) are checked by a scan; big ones through an index.
         let mut index: Option<HashMap<String, usize>> = None;
         let end = loop {
@@ -414,11 +443,20 @@ impl<'a> Builder<'a> {
         let start = entries
             .first()
             .map_or(pos(&at.start), |(k, _)| k.span.start);
-        let end = entries.last().map_or(pos(&end.start), |(_, v)| v.span.end);
+        let end = closing(&end, entries.last().map(|(_, v)| v.span.end));
         Ok(Node {
-            value: Value::Map(entries),
+            value: Value::Map(entries.into_boxed_slice()),
             span: Span { start, end },
         })
+    }
+}
+
+/// Where a list or mapping ends: at its `]` or `}` when written in flow style; in block style
+/// (where saphyr's end event sits on the next line's first token) at its last value.
+fn closing(end: &saphyr_parser::Span, last: Option<Pos>) -> Pos {
+    match last {
+        Some(last) if end.start.index() == end.end.index() => last,
+        _ => pos(&end.end),
     }
 }
 
