@@ -5,8 +5,12 @@
 set -euo pipefail
 n=${1:-1000}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/tagrec"
+# TAGREC_BIN=path times another build (e.g. target/debug/tagrec) instead of the release one.
+bin=${TAGREC_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  bin="$root/target/release/tagrec"
+fi
 work=$(mktemp -d)
 server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
