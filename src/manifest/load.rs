@@ -418,7 +418,6 @@ impl Loader<'_> {
         };
         for (key, value) in entries {
             let k = key.key_text();
-            written.rejected.push(k.to_string());
             let key_chars = k.chars().count();
             if key.is_null() || key_chars == 0 {
                 self.tag_report(
@@ -513,7 +512,6 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            written.rejected.pop();
             values.insert(k.to_string(), text.to_string());
             places.insert(
                 k.to_string(),
@@ -523,6 +521,13 @@ impl Loader<'_> {
                 },
             );
         }
+        // Written but refused: every key of the mapping that did not make it into the values.
+        written.rejected = entries
+            .iter()
+            .map(|(k, _)| k.key_text())
+            .filter(|k| !written.values.contains_key(*k))
+            .map(str::to_string)
+            .collect();
         written
     }
 
