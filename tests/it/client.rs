@@ -956,3 +956,73 @@ async fn a_redirect_is_reported_not_followed_with_the_key() {
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+/// The binary itself, not only the library: with `--verbose` on, through plan, a saved plan,
+/// apply, audit and a refused key, no credential shows in stdout, stderr or any file written.
+#[test]
+fn no_credential_appears_in_the_binarys_output_or_files() {
+    const KEY: &str = "sk-bedrock-binary-secret-4242";
+    const WRONG: &str = "sk-bedrock-wrong-secret-7373";
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let sandbox = Sandbox::start(&["--api-key", KEY, "--request-log", log.to_str().unwrap()]);
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "type: object\nproperties:\n  tags:\n    required: [Team]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("projects.yaml"),
+        "version: 1\ntarget: {region: us-east-1}\npolicy: policy.yaml\nprojects:\n  - name: Secret-Check\n    tags: {Team: t}\n",
+    )
+    .unwrap();
+    let run = |key: &str, args: &[&str]| {
+        let output = crate::support::tagrec()
+            .current_dir(dir.path())
+            .env("TAGREC_API_KEY", key)
+            .env("NO_COLOR", "1")
+            .args(["-v", "--endpoint", &sandbox.base_url])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    };
+
+    let (code, text) = run(KEY, &["plan", "--out", "plan.json"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text2) = run(KEY, &["apply", "plan.json"]);
+    assert_eq!(code, Some(0), "{text2}");
+    let (code, text3) = run(KEY, &["audit"]);
+    assert_eq!(code, Some(0), "{text3}");
+    let (code, refused) = run(WRONG, &["plan"]);
+    assert_eq!(code, Some(1), "{refused}");
+    assert!(
+        refused.contains("TAGREC_API_KEY"),
+        "the refusal names the variable: {refused}"
+    );
+
+    for (what, text) in [
+        ("plan", &text),
+        ("apply", &text2),
+        ("audit", &text3),
+        ("refused", &refused),
+    ] {
+        assert!(
+            !text.contains(KEY) && !text.contains(WRONG),
+            "{what} printed a key: {text}"
+        );
+    }
+    for file in ["plan.json", "requests.jsonl"] {
+        let content = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(
+            !content.contains(KEY) && !content.contains(WRONG),
+            "{file} holds a key"
+        );
+    }
+    assert!(!sandbox.stderr().contains(KEY));
+}
