@@ -40,12 +40,7 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ApplyArgs) -> anyhow:
                     connection.target.endpoint
                 );
             }
-            let live = connection.api.list().await.with_context(|| {
-                format!(
-                    "could not list the projects at {}",
-                    connection.target.endpoint
-                )
-            })?;
+            let live = super::plan::list_live(shell, &connection).await?;
             let reasons = stale_reasons(&plan, &live);
             if !reasons.is_empty() {
                 let mut message = format!(

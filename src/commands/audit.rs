@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 
 use crate::api::connect::connect;
 use crate::cli::{AuditArgs, AuditFormat, GlobalArgs};
@@ -24,12 +24,7 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: AuditArgs) -> anyhow:
         );
     };
     let connection = connect(global, &manifest, shell)?;
-    let live = connection.api.list().await.with_context(|| {
-        format!(
-            "could not list the projects at {}",
-            connection.target.endpoint
-        )
-    })?;
+    let live = super::plan::list_live(shell, &connection).await?;
 
     let pinned: BTreeSet<&str> = manifest
         .projects

@@ -34,12 +34,7 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow
         bare_manifest(&global.manifest)
     };
     let connection = connect(global, &manifest, shell)?;
-    let live = connection.api.list().await.with_context(|| {
-        format!(
-            "could not list the projects at {}",
-            connection.target.endpoint
-        )
-    })?;
+    let live = super::plan::list_live(shell, &connection).await?;
 
     // A manifest may not declare a project named `default` (it would be taken for the account's
     // own): such a live project is left out, with a word, rather than written into a manifest

@@ -43,13 +43,7 @@ pub(crate) async fn prepare(
         return Ok(None);
     };
     let connection = connect(global, &manifest, shell)?;
-    shell.verbose(|| format!("listing projects at {}", connection.target.endpoint));
-    let live = connection.api.list().await.with_context(|| {
-        format!(
-            "could not list the projects at {}",
-            connection.target.endpoint
-        )
-    })?;
+    let live = list_live(shell, &connection).await?;
     shell.verbose(|| {
         format!(
             "{} projects in the account (archived and default included)",
@@ -95,6 +89,19 @@ pub(crate) async fn prepare(
         plan,
         errors: planned.errors,
     }))
+}
+
+/// Every project of the account (all pages, archived and `default` included).
+pub(crate) async fn list_live(
+    shell: &Shell,
+    connection: &Connection,
+) -> anyhow::Result<Vec<LiveProject>> {
+    shell.verbose(|| format!("listing projects at {}", connection.target.endpoint));
+    connection
+        .api
+        .list()
+        .await
+        .with_context(|| format!("could not list the projects at {}", connection.target.endpoint))
 }
 
 /// The manifest and its policy, or `None` after printing why not (with file:line:column).
