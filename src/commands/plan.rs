@@ -97,11 +97,12 @@ pub(crate) async fn list_live(
     connection: &Connection,
 ) -> anyhow::Result<Vec<LiveProject>> {
     shell.verbose(|| format!("listing projects at {}", connection.target.endpoint));
-    connection
-        .api
-        .list()
-        .await
-        .with_context(|| format!("could not list the projects at {}", connection.target.endpoint))
+    connection.api.list().await.with_context(|| {
+        format!(
+            "could not list the projects at {}",
+            connection.target.endpoint
+        )
+    })
 }
 
 /// The manifest and its policy, or `None` after printing why not (with file:line:column).
