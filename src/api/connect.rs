@@ -220,18 +220,10 @@ pub fn connect_with_env(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
+    use crate::api::auth::env_of;
     use crate::manifest::SandboxTarget;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
 
     fn target(region: Option<&str>, endpoint: Option<&str>, sandbox: bool) -> Target {
         Target {

@@ -9,7 +9,7 @@ use crate::api::LiveProject;
 use crate::api::connect::connect;
 use crate::api::model::DEFAULT_PROJECT_ID;
 use crate::cli::{GlobalArgs, ImportArgs};
-use crate::manifest::{AWS_PREFIX, Manifest, OWNER_TAG, PROTECT_TAG, TagPatterns, Target};
+use crate::manifest::{AWS_PREFIX, Manifest, OWNER_TAG, PROTECT_TAG, Target};
 use crate::render::manifest::{ImportedManifest, ImportedProject, ImportedSandbox, yaml};
 use crate::shell::{Exit, Shell};
 
@@ -31,7 +31,7 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow
             None => return Ok(Exit::Failure),
         }
     } else {
-        bare_manifest(&global.manifest)
+        Manifest::empty(global.manifest.clone(), Target::default())
     };
     let connection = connect(global, &manifest, shell)?;
     let live = super::plan::list_live(shell, &connection).await?;
@@ -194,20 +194,6 @@ fn lexical(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-fn bare_manifest(path: &Path) -> Manifest {
-    Manifest {
-        file: path.to_path_buf(),
-        version: 1,
-        target: Target::default(),
-        policy: None,
-        owner: None,
-        prune: false,
-        ignore_tags: TagPatterns::default(),
-        defaults: Default::default(),
-        projects: Vec::new(),
-    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,24 @@ pub struct Manifest {
     pub projects: Vec<DesiredProject>,
 }
 
+impl Manifest {
+    /// A manifest that declares nothing, for commands that only need a target (a first
+    /// `import`, before any manifest exists).
+    pub fn empty(file: PathBuf, target: Target) -> Self {
+        Manifest {
+            file,
+            version: 1,
+            target,
+            policy: None,
+            owner: None,
+            prune: false,
+            ignore_tags: TagPatterns::default(),
+            defaults: BTreeMap::new(),
+            projects: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Target {
     pub region: Option<String>,

@@ -14,7 +14,7 @@ use tagrec::api::connect::{TargetInfo, connect_with_env};
 use tagrec::api::retry::RetryPolicy;
 use tagrec::api::{ApiError, Certainty, CreateProject, ModifyProject, ProjectsApi, Tags};
 use tagrec::cli::{AuthMode, ColorMode, GlobalArgs};
-use tagrec::manifest::{Manifest, TagPatterns, Target};
+use tagrec::manifest::{Manifest, Target};
 use tagrec::shell::{Shell, Verbosity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -731,17 +731,7 @@ async fn sigv4_is_accepted_and_a_tampered_signature_refused() {
 }
 
 fn manifest_at(path: &Path, target: Target) -> Manifest {
-    Manifest {
-        file: path.to_path_buf(),
-        version: 1,
-        target,
-        policy: None,
-        owner: None,
-        prune: false,
-        ignore_tags: TagPatterns::default(),
-        defaults: Default::default(),
-        projects: Vec::new(),
-    }
+    Manifest::empty(path.to_path_buf(), target)
 }
 
 fn global(endpoint: Option<&str>, auth: AuthMode) -> GlobalArgs {
