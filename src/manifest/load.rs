@@ -231,17 +231,7 @@ impl Loader<'_> {
         let root = &root;
         let entries = self.mapping(root, "the manifest", TOP_KEYS)?;
         let dir = base_dir(file);
-        let mut manifest = Manifest {
-            file: file.to_path_buf(),
-            version: 0,
-            target: Target::default(),
-            policy: None,
-            owner: None,
-            prune: false,
-            ignore_tags: TagPatterns::default(),
-            defaults: BTreeMap::new(),
-            projects: Vec::new(),
-        };
+        let mut manifest = Manifest::empty(file.to_path_buf(), Target::default());
         let mut places = ManifestPlaces::default();
         for &(key, _, value) in &entries {
             match key {

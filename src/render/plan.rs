@@ -197,23 +197,29 @@ fn unmanaged_lines(out: &mut String, unmanaged: &[Unmanaged]) {
         unmanaged.len()
     );
     for u in unmanaged {
-        let mut notes = Vec::new();
-        if u.protected {
-            notes.push("protected".to_string());
-        }
-        let violations = violation_summary(u);
-        if !violations.is_empty() {
-            notes.push(violations);
-        }
         let mark = if u.violations.is_empty() { " " } else { "!" };
+        let notes = unmanaged_notes(u);
         let rest = if notes.is_empty() {
             String::new()
         } else {
-            format!(": {}", notes.join("; "))
+            format!(": {notes}")
         };
         let _ = writeln!(out, "  {mark} {} ({}){rest}", quote(&u.name), u.id);
     }
     out.push('\n');
+}
+
+/// What the text and markdown plans say of an unmanaged project: protected, and its violations.
+fn unmanaged_notes(u: &Unmanaged) -> String {
+    let mut notes = Vec::new();
+    if u.protected {
+        notes.push("protected".to_string());
+    }
+    let violations = violation_summary(u);
+    if !violations.is_empty() {
+        notes.push(violations);
+    }
+    notes.join("; ")
 }
 
 /// "missing Application, CostCenter, Owner; Environment: ..." — missing tags folded into one.
@@ -388,18 +394,11 @@ fn table_row(c: &Change) -> String {
 }
 
 fn unmanaged_item(u: &Unmanaged) -> String {
-    let mut notes = Vec::new();
-    if u.protected {
-        notes.push("protected".to_string());
-    }
-    let v = violation_summary(u);
-    if !v.is_empty() {
-        notes.push(v);
-    }
+    let notes = unmanaged_notes(u);
     let rest = if notes.is_empty() {
         String::new()
     } else {
-        format!(": {}", markdown_text(&notes.join("; ")))
+        format!(": {}", markdown_text(&notes))
     };
     format!("- {} ({}){rest}\n", code(&u.name), code(&u.id))
 }
