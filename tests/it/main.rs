@@ -3,6 +3,7 @@
 
 mod support;
 
+mod action;
 mod apply;
 mod audit;
 mod client;
