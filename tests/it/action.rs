@@ -82,6 +82,60 @@ case "$group:${verb:-}:$method:$endpoint" in
 esac
 "#;
 
+/// A fake `curl` for the GitLab jobs: the notes of merge request 1 and the project's issues, in
+/// JSON files in $GL_FAKE_STORE, read and written as GitLab's REST API does for these calls.
+const FAKE_GITLAB_CURL: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+store=$GL_FAKE_STORE
+echo "$*" >> "$store/calls.log"
+notes=$store/notes.json issues=$store/issues.json
+[ -f "$notes" ] || echo '[]' > "$notes"
+[ -f "$issues" ] || echo '[]' > "$issues"
+update() { local file=$1; shift; jq "$@" "$file" > "$file.new"; mv "$file.new" "$file"; }
+method= url= body= description= title= labels= state_event=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -X) method=$2; shift ;;
+    -H) shift ;;
+    --data-urlencode)
+      # name=content, or name@file (whichever of = and @ comes first), as curl reads it.
+      name=${2%%[=@]*}; rest=${2:${#name}}
+      if [ "${rest:0:1}" = @ ]; then value=$(cat "${rest:1}"); else value=${rest:1}; fi
+      printf -v "$name" '%s' "$value"
+      [ -n "$method" ] || method=POST
+      shift ;;
+    -*) ;;
+    *) url=$1 ;;
+  esac
+  shift
+done
+method=${method:-GET}
+path=${url#*/api/v4}
+case "$method:$path" in
+  GET:/projects/*/merge_requests/*/notes\?*page=1) cat "$notes" ;;
+  GET:/projects/*/merge_requests/*/notes\?*) echo '[]' ;;
+  PUT:/projects/*/merge_requests/*/notes/*)
+    update "$notes" --argjson id "${path##*/}" --arg b "$body" 'map(if .id == $id then .body = $b else . end)' ;;
+  POST:/projects/*/merge_requests/*/notes)
+    update "$notes" --arg b "$body" '. + [{id: ((map(.id) | max // 300) + 1), body: $b}]' ;;
+  GET:/projects/*/issues\?labels=drift\&state=opened*)
+    jq '[.[] | select(.state == "opened" and (.labels | index("drift")))]' "$issues" ;;
+  POST:/projects/*/issues)
+    update "$issues" --arg t "$title" --arg l "$labels" --arg d "$description" \
+      '. + [{iid: ((map(.iid) | max // 0) + 1), title: $t, labels: [$l], description: $d, state: "opened"}]' ;;
+  PUT:/projects/*/issues/*)
+    iid=${path##*/}
+    if [ -n "$description" ]; then
+      update "$issues" --argjson n "$iid" --arg d "$description" 'map(if .iid == $n then .description = $d else . end)'
+    fi
+    if [ "$state_event" = close ]; then
+      update "$issues" --argjson n "$iid" 'map(if .iid == $n then .state = "closed" else . end)'
+    fi ;;
+  *) echo "fake curl: unexpected $method $url" >&2; exit 22 ;;
+esac
+echo '{}' >/dev/null
+"#;
+
 struct Repo {
     dir: tempfile::TempDir,
 }
@@ -130,12 +184,14 @@ impl Repo {
             let text = fs::read_to_string(Path::new(REPO).join("policies").join(policy)).unwrap();
             repo.write(&format!("policies/{policy}"), &text);
         }
-        for dir in ["runner", "gh", "fakes"] {
+        for dir in ["runner", "gh", "gitlab", "fakes"] {
             fs::create_dir_all(repo.path(dir)).unwrap();
         }
-        let gh = repo.path("fakes/gh");
-        fs::write(&gh, FAKE_GH).unwrap();
-        make_executable(&gh);
+        for (name, script) in [("gh", FAKE_GH), ("curl", FAKE_GITLAB_CURL)] {
+            let path = repo.path("fakes").join(name);
+            fs::write(&path, script).unwrap();
+            make_executable(&path);
+        }
         repo
     }
 
@@ -156,6 +212,12 @@ impl Repo {
     /// bash running `script` in the repository as a runner's step: tagrec and the fake gh on the
     /// PATH, RUNNER_TEMP, GITHUB_OUTPUT (fresh for each step) and GITHUB_STEP_SUMMARY set.
     fn bash(&self, script: &str, env: &[(&str, &str)]) -> Output {
+        self.shell("bash", script, env)
+    }
+
+    /// `shell -e -c script` (GitLab's alpine image runs job scripts with a POSIX sh), with the
+    /// environment of `bash`.
+    fn shell(&self, shell: &str, script: &str, env: &[(&str, &str)]) -> Output {
         let tagrec = assert_cmd::cargo::cargo_bin("tagrec");
         let path = format!(
             "{}:{}:{}",
@@ -164,7 +226,7 @@ impl Repo {
             std::env::var("PATH").unwrap_or_default()
         );
         let _ = fs::remove_file(self.path("github_output"));
-        let mut command = Command::new("bash");
+        let mut command = Command::new(shell);
         for (name, _) in std::env::vars() {
             if name.starts_with("TAGREC_")
                 || name.starts_with("GITHUB_")
@@ -184,8 +246,12 @@ impl Repo {
             .env("GITHUB_STEP_SUMMARY", self.path("step_summary.md"))
             .env("GITHUB_REPOSITORY", "o/r")
             .env("GH_FAKE_STORE", self.path("gh"))
-            .envs(env.iter().copied())
-            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script]);
+            .env("GL_FAKE_STORE", self.path("gitlab"))
+            .envs(env.iter().copied());
+        if shell == "bash" {
+            command.args(["--noprofile", "--norc", "-o", "pipefail"]);
+        }
+        command.args(["-e", "-c", script]);
         command.output().expect("bash runs")
     }
 
@@ -654,4 +720,89 @@ fn the_workflows_never_run_two_applies_at_once_and_grant_no_more_than_each_job_n
             );
         }
     }
+}
+
+/// The script lines of a job of the GitLab example, as the runner runs them (the `.tagrec`
+/// template's install lines are left out: tagrec is on the PATH here).
+fn gitlab_script(job: &str) -> String {
+    let text =
+        fs::read_to_string(Path::new(REPO).join("examples/ci/gitlab/.gitlab-ci.yml")).unwrap();
+    let doc = yaml_doc(&text);
+    let spec = doc
+        .as_mapping_get(job)
+        .unwrap_or_else(|| panic!("no job {job}"));
+    spec.as_mapping_get("script")
+        .and_then(Yaml::as_vec)
+        .unwrap()
+        .iter()
+        .map(|line| line.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_gitlab_jobs_keep_one_note_and_one_drift_issue_in_a_posix_shell() {
+    let repo = Repo::new();
+    let env = [
+        ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+        ("CI_PROJECT_ID", "5"),
+        ("CI_MERGE_REQUEST_IID", "1"),
+        ("CI_DEFAULT_BRANCH", "main"),
+        ("CI_JOB_URL", "https://gitlab.example.com/o/r/-/jobs/9"),
+        ("TAGREC_GITLAB_TOKEN", "token"),
+        ("TAGREC_MANIFEST", "projects.yaml"),
+    ];
+    let job = |name: &str| repo.shell("sh", &gitlab_script(name), &env);
+    let notes = || -> Vec<Value> { serde_json::from_str(&repo.read("gitlab/notes.json")).unwrap() };
+    let issues =
+        || -> Vec<Value> { serde_json::from_str(&repo.read("gitlab/issues.json")).unwrap() };
+
+    assert_success(&job("validate"));
+    assert_success(&job("plan"));
+    assert_eq!(notes().len(), 1);
+    let body = notes()[0]["body"].as_str().unwrap().to_string();
+    assert!(body.starts_with("<!-- tagrec-plan -->"), "{body}");
+    assert!(
+        body.contains("Plan: 1 to create, 1 to update, 1 to archive."),
+        "{body}"
+    );
+    assert!(
+        repo.path("plan.json").exists(),
+        "the plan file is an artifact"
+    );
+
+    // A push that breaks the manifest: the job fails, and the note says why, in place.
+    repo.write(
+        "projects.yaml",
+        &MANIFEST.replace(
+            "    tags: {Application: Search}",
+            "    tagz: {Application: Search}",
+        ),
+    );
+    let out = job("plan");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(notes().len(), 1);
+    let body = notes()[0]["body"].as_str().unwrap().to_string();
+    assert!(body.contains("tagrec plan failed (exit 1)"), "{body}");
+    assert!(body.contains("tagz"), "{body}");
+    assert!(!body.contains("Plan: 1 to create"), "{body}");
+    repo.write("projects.yaml", MANIFEST);
+
+    // The drift watch opens one issue, then the merge's apply puts the account in line and the
+    // next watch closes it.
+    assert_success(&job("drift"));
+    assert_success(&job("drift"));
+    assert_eq!(issues().len(), 1, "{:?}", issues());
+    assert_eq!(issues()[0]["labels"], json!(["drift"]));
+    assert!(
+        issues()[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Plan: 1 to create")
+    );
+    assert_success(&job("apply"));
+    assert_eq!(repo.live_project("Old-Experiment")["status"], "archived");
+    assert_success(&job("drift"));
+    assert_eq!(issues().len(), 1);
+    assert_eq!(issues()[0]["state"], "closed");
 }
