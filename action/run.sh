@@ -183,9 +183,12 @@ fi
     if [ "$sub" = plan ]; then
       printf 'No plan was made: fix these first (they are annotated on the diff).\n\n'
     fi
-    annotations_as_list <"$out"
-    if [ ! -s "$out" ]; then
-      fenced <"$err"
+    list=$(annotations_as_list <"$out")
+    if [ -n "$list" ]; then
+      printf '%s\n' "$list"
+    else
+      # Another --format, or a file that could not be read: what tagrec said.
+      cat "$out" "$err" | head -c 40000 | fenced
     fi
   elif [ "$phase" = validate ]; then
     printf '### tagrec validate\n\nNo problems found.\n'
