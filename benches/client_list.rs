@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 use tagrec::api::ProjectsApi;
 use tagrec::api::auth::Credentials;
 use tagrec::api::client::{HttpApi, parse_endpoint};
-use tagrec::cli::ColorMode;
-use tagrec::shell::{Shell, Verbosity};
 
 const PROJECTS: usize = 1_000;
 const LATENCY_MS: u64 = 50;
@@ -61,11 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let api = HttpApi::new(
-        parse_endpoint(&base)?,
-        Credentials::None,
-        Shell::new(ColorMode::Never, Verbosity::Quiet),
-    )?;
+    let api = HttpApi::new(parse_endpoint(&base)?, Credentials::None)?;
     let list_requests = || -> usize {
         std::fs::read_to_string(&log)
             .unwrap_or_default()

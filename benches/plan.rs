@@ -7,9 +7,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use tagrec::api::{LiveProject, ProjectStatus};
-use tagrec::manifest::{DesiredProject, DesiredTag, OWNER_TAG, TagPatterns, TagSource};
+use tagrec::manifest::{DesiredProject, DesiredTag, TagPatterns, TagSource};
 use tagrec::plan::{PlanOptions, plan};
 use tagrec::policy::Violation;
+use tagrec::rules::OWNER_TAG;
 
 const OWNER: &str = "platform/bedrock-projects";
 const RUNS: usize = 5;

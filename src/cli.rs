@@ -59,6 +59,26 @@ pub enum ColorMode {
     Never,
 }
 
+impl From<AuthMode> for crate::api::auth::AuthMode {
+    fn from(mode: AuthMode) -> Self {
+        match mode {
+            AuthMode::Auto => Self::Auto,
+            AuthMode::Bearer => Self::Bearer,
+            AuthMode::Sigv4 => Self::Sigv4,
+        }
+    }
+}
+
+impl From<ColorMode> for crate::shell::ColorMode {
+    fn from(mode: ColorMode) -> Self {
+        match mode {
+            ColorMode::Auto => Self::Auto,
+            ColorMode::Always => Self::Always,
+            ColorMode::Never => Self::Never,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the manifest and the policy offline (no credentials, no network)

@@ -8,7 +8,14 @@ use std::time::SystemTime;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 
-use crate::cli::AuthMode;
+/// Which credentials to use: the first found in `product.md`'s order, or one kind forced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuthMode {
+    #[default]
+    Auto,
+    Bearer,
+    Sigv4,
+}
 
 /// The SigV4 service name of the endpoint; signing as `bedrock` gets a 401.
 pub const SIGV4_SERVICE: &str = "bedrock-mantle";
@@ -151,11 +158,6 @@ impl Credentials {
             }
             Credentials::None => "no credentials".to_string(),
         }
-    }
-
-    /// Whether these are a bearer key, which may be a long-term key that can only read.
-    pub fn is_bearer(&self) -> bool {
-        matches!(self, Credentials::Bearer { .. })
     }
 
     /// The headers that authenticate one request. `url` must be the exact URL sent (already

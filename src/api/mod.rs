@@ -1,9 +1,10 @@
 //! The Bedrock Projects API: the `ProjectsApi` trait that everything above it uses, its wire
-//! model, and its implementations (HTTP in `client`, the in-process sandbox in `crate::sandbox`).
+//! model, the HTTP client with its credentials and retries. The emulator (the `sandbox` module)
+//! implements the same trait in-process. This layer names nothing above it: which target and
+//! which credentials a command uses is decided in `ops::connect`.
 
 pub mod auth;
 pub mod client;
-pub mod connect;
 pub mod model;
 pub mod retry;
 

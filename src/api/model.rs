@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub type Tags = BTreeMap<String, String>;
-
-/// The id of the project every account has; it can be neither modified nor archived.
-pub const DEFAULT_PROJECT_ID: &str = "default";
+pub use crate::rules::{DEFAULT_PROJECT_ID, Tags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

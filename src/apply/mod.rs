@@ -69,7 +69,7 @@ pub struct ApplySummary {
     pub skipped: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ApplyReport {
     /// In plan order (archives, creates, updates), not in order of completion.
     pub results: Vec<ChangeResult>,

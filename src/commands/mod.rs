@@ -1,5 +1,5 @@
-//! One file per command: each turns flags into options, calls the core, and renders the result.
-//! `run` is where an error becomes exit code 1, once.
+//! One file per command: each turns flags into options, calls one `ops` function, and renders
+//! what it returns through the `Shell`. `run` is where an error becomes exit code 1, once.
 
 mod apply;
 mod audit;
@@ -8,9 +8,14 @@ mod plan;
 mod sandbox;
 mod validate;
 
+use std::path::Path;
+
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::ops::connect::ConnectOptions;
+use crate::ops::validate::Loaded;
+use crate::render;
 use crate::shell::{Exit, Shell, Verbosity};
 
 pub fn run(cli: Cli) -> i32 {
@@ -21,7 +26,8 @@ pub fn run(cli: Cli) -> i32 {
     } else {
         Verbosity::Normal
     };
-    let shell = Shell::new(cli.global.color, verbosity);
+    let shell = Shell::new(cli.global.color.into(), verbosity);
+    shell.install_log();
     let result = match cli.command {
         Command::Validate(args) => validate::run(&shell, &cli.global, args),
         Command::Plan(args) => block_on(plan::run(&shell, &cli.global, args)),
@@ -58,4 +64,36 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<Exit>>>(
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     runtime.block_on(future)
+}
+
+/// The manifest and its policy, or `None` after printing why not (with file:line:column).
+fn load(shell: &Shell, path: &Path) -> Option<Loaded> {
+    match crate::ops::validate::load(path) {
+        Ok(loaded) => Some(loaded),
+        Err(checked) => {
+            shell.eprint(&render::diagnostics::text(
+                &checked.diagnostics,
+                &checked.sources,
+                shell.stderr_colored(),
+            ));
+            None
+        }
+    }
+}
+
+fn connect_options(global: &GlobalArgs) -> ConnectOptions {
+    ConnectOptions {
+        endpoint: global.endpoint.clone(),
+        auth: global.auth.into(),
+    }
+}
+
+/// Each problem of a plan on its own line, with the place of the project it concerns.
+fn report_plan_errors(shell: &Shell, errors: &[crate::plan::PlanError]) {
+    for e in errors {
+        match e.place() {
+            Some(place) => shell.error(format!("{place}: {e}")),
+            None => shell.error(e),
+        }
+    }
 }

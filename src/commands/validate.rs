@@ -2,12 +2,12 @@
 //! chosen format (stdout, since the problems are the result), exit 1 when there is any error.
 
 use crate::cli::{GlobalArgs, ValidateArgs, ValidateFormat};
-use crate::manifest;
+use crate::ops;
 use crate::render::diagnostics as printer;
 use crate::shell::{Exit, Shell};
 
 pub fn run(shell: &Shell, global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<Exit> {
-    let checked = manifest::check(&global.manifest);
+    let checked = ops::validate::check(&global.manifest);
     let file = global.manifest.display().to_string();
     let output = match args.format {
         ValidateFormat::Text => {

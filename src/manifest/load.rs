@@ -4,18 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::source::SourceText;
-use super::yaml::{Node, Span, Style, Value};
-use super::{
-    AWS_PREFIX, DesiredProject, DesiredTag, Manifest, OWNER_TAG, PROTECT_TAG, SandboxTarget,
-    TagPatterns, TagSource, Target,
-};
+use super::{DesiredProject, DesiredTag, Manifest, SandboxTarget, TagPatterns, TagSource, Target};
 use crate::diagnostics::{Diagnostic, Rule};
-
-pub const MAX_NAME_CHARS: usize = 128;
-pub const MAX_TAGS: usize = 200;
-pub const MAX_KEY_CHARS: usize = 128;
-pub const MAX_VALUE_CHARS: usize = 256;
+use crate::rules::{
+    DEFAULT_PROJECT_ID, MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS, OWNER_TAG,
+    PROTECT_TAG, PROTECT_VALUE, is_aws_key, is_project_id,
+};
+use crate::source::SourceText;
+use crate::source::yaml::{Node, Span, Style, Value};
 
 const TOP_KEYS: &[&str] = &[
     "version",
@@ -429,7 +425,7 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            if k.to_ascii_lowercase().starts_with(AWS_PREFIX) {
+            if is_aws_key(k) {
                 self.tag_report(
                     name.as_deref(),
                     Rule::ReservedKey,
@@ -645,7 +641,10 @@ impl Loader<'_> {
                 tags.insert(OWNER_TAG.to_string(), tag(owner, TagSource::Owner));
             }
             if protect {
-                tags.insert(PROTECT_TAG.to_string(), tag("true", TagSource::Protect));
+                tags.insert(
+                    PROTECT_TAG.to_string(),
+                    tag(PROTECT_VALUE, TagSource::Protect),
+                );
             }
             let tags_key = tags_entry.map(|(_, key, _)| key.span);
             if tags.len() > MAX_TAGS {
@@ -694,7 +693,7 @@ impl Loader<'_> {
                 format!("project name is {chars} characters; the limit is {MAX_NAME_CHARS}"),
                 "shorten the name",
             ))
-        } else if name == crate::api::model::DEFAULT_PROJECT_ID {
+        } else if name == DEFAULT_PROJECT_ID {
             Some((
                 "`default` is the account's own default project, which cannot be managed"
                     .to_string(),
@@ -733,15 +732,6 @@ fn tag(value: &str, source: TagSource) -> DesiredTag {
     }
 }
 
-fn is_project_id(id: &str) -> bool {
-    id.strip_prefix("proj_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    })
-}
-
 /// The first line of a node, for problems about a whole mapping.
 fn first_line(node: &Node) -> Span {
     let mut span = node.span;
@@ -765,13 +755,5 @@ mod tests {
         assert_eq!(nearest("Tags", PROJECT_KEYS), Some("tags"));
         assert_eq!(nearest("ignore-tags", TOP_KEYS), Some("ignore_tags"));
         assert_eq!(nearest("zzzzzzzz", TOP_KEYS), None);
-    }
-
-    #[test]
-    fn project_ids() {
-        assert!(is_project_id("proj_2z766pfxmkij5vwubv75"));
-        assert!(!is_project_id("proj_"));
-        assert!(!is_project_id("default"));
-        assert!(!is_project_id("proj_ABC"));
     }
 }

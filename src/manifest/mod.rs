@@ -7,13 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::Place;
-
-/// The tag tagrec writes on every project of a manifest that sets `owner`.
-pub const OWNER_TAG: &str = "ManagedBy";
-/// The tag that keeps a project from being archived, on the live project itself.
-pub const PROTECT_TAG: &str = "tagrec:protect";
-/// Keys with this prefix are AWS's: never set, removed or compared.
-pub const AWS_PREFIX: &str = "aws:";
+use crate::rules::is_aws_key;
 
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -113,13 +107,7 @@ impl TagPatterns {
 
 /// Whether tagrec compares and writes a key at all: never `aws:` keys, never ignored ones.
 pub fn is_managed_key(key: &str, ignore: &TagPatterns) -> bool {
-    !key.starts_with(AWS_PREFIX) && !ignore.matches(key)
+    !is_aws_key(key) && !ignore.matches(key)
 }
-pub mod check;
 pub mod load;
 pub mod schema;
-pub mod source;
-pub mod yaml;
-
-pub use check::{Checked, check};
-pub use source::Sources;

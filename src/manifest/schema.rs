@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::load::{MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS};
+use crate::rules::{MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS};
 
 /// Draft-07, the newest draft that the common YAML language servers fully support.
 pub fn manifest_schema() -> Value {

@@ -7,7 +7,10 @@ pub mod model;
 pub mod planner;
 pub mod stale;
 
-pub use model::{Action, Change, Observed, Plan, Request, Summary, TagChange, TagOp, Unmanaged};
+pub use model::{
+    Action, Change, FORMAT_VERSION, Observed, Plan, PlanFileError, PlanTarget, Request, Summary,
+    TagChange, TagOp, Unmanaged,
+};
 pub use planner::{PlanError, PlanOptions, Planned, plan};
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use proptest::prelude::*;
 use super::diff::apply_modify;
 use super::*;
 use crate::api::{LiveProject, ProjectStatus, Tags};
-use crate::manifest::{DesiredProject, DesiredTag, OWNER_TAG, PROTECT_TAG, TagPatterns, TagSource};
+use crate::manifest::{DesiredProject, DesiredTag, TagPatterns, TagSource};
 use crate::policy::Violation;
+use crate::rules::{OWNER_TAG, PROTECT_TAG};
 
 fn live(id: &str, name: &str, tags: &[(&str, &str)]) -> LiveProject {
     LiveProject {
@@ -124,7 +125,8 @@ fn two_active_projects_with_the_name_are_a_conflict_with_their_ids() {
         p.errors,
         vec![PlanError::Conflict {
             name: "Search".into(),
-            ids: vec!["proj_a".into(), "proj_b".into()]
+            ids: vec!["proj_a".into(), "proj_b".into()],
+            place: None,
         }]
     );
     assert!(p.errors[0].to_string().contains("pin one with `id:`"));

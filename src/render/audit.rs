@@ -1,13 +1,12 @@
 //! Printers of an audit: a text table, JSON, CSV (one row per violation, RFC 4180) and markdown.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::api::Tags;
 use crate::policy::Violation;
 use crate::render::markdown_text;
+use crate::rules::Tags;
 
 pub const BILLING_REMINDER: &str = "Tags count in Cost Explorer only once activated as cost allocation tags in AWS Billing (it takes up to 24 hours).";
 
@@ -20,42 +19,15 @@ pub struct AuditedProject {
     pub violations: Vec<Violation>,
 }
 
+/// An audit as computed by `ops::audit`: the projects, and the summary the printers show.
 #[derive(Debug, Clone)]
 pub struct Audit {
     pub projects: Vec<AuditedProject>,
     pub compliant: usize,
-}
-
-impl Audit {
-    pub fn new(projects: Vec<AuditedProject>) -> Self {
-        let compliant = projects.iter().filter(|p| p.violations.is_empty()).count();
-        Audit {
-            projects,
-            compliant,
-        }
-    }
-
     /// Share of compliant projects; 1.0 for an account with none.
-    pub fn rate(&self) -> f64 {
-        if self.projects.is_empty() {
-            1.0
-        } else {
-            self.compliant as f64 / self.projects.len() as f64
-        }
-    }
-
+    pub rate: f64,
     /// How many projects break each kind of problem, most frequent first.
-    fn counts(&self) -> Vec<(String, usize)> {
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for p in &self.projects {
-            for v in &p.violations {
-                *counts.entry(v.message.clone()).or_default() += 1;
-            }
-        }
-        let mut counts: Vec<_> = counts.into_iter().collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        counts
-    }
+    pub counts: Vec<(String, usize)>,
 }
 
 fn percent(rate: f64) -> String {
@@ -96,12 +68,11 @@ pub fn text(audit: &Audit) -> String {
         "\nCompliance: {} of {} projects ({}).",
         audit.compliant,
         audit.projects.len(),
-        percent(audit.rate())
+        percent(audit.rate)
     );
-    let counts = audit.counts();
-    if !counts.is_empty() {
+    if !audit.counts.is_empty() {
         out.push_str("Violations:\n");
-        for (message, n) in counts {
+        for (message, n) in &audit.counts {
             let _ = writeln!(out, "  {n:>5}  {message}");
         }
     }
@@ -115,7 +86,7 @@ pub fn json(audit: &Audit) -> String {
         "summary": {
             "projects": audit.projects.len(),
             "compliant": audit.compliant,
-            "rate": audit.rate(),
+            "rate": audit.rate,
         },
         "projects": audit.projects,
     });
@@ -157,7 +128,7 @@ pub fn markdown(audit: &Audit) -> String {
         "### tagrec audit\n\n**Compliance: {} of {} projects ({}).**\n\n",
         audit.compliant,
         audit.projects.len(),
-        percent(audit.rate())
+        percent(audit.rate)
     );
     if !audit.projects.is_empty() {
         out.push_str("| Project | Id | Managed | Violations |\n|---|---|---|---|\n");

@@ -22,6 +22,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
 
 use crate::api::model::{CreateProject, ModifyProject};
+use crate::rules::same_secret;
 
 use super::faults::{FaultSettings, Faults};
 use super::sigv4::{self, SigV4Key};
@@ -327,10 +328,6 @@ impl Server {
         // A full disk must not take the emulator down; the log is a testing aid.
         let _ = file.write_all(&line);
     }
-}
-
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn unauthorized(message: &str) -> Refusal {

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
+use tagrec::api::auth::AuthMode;
 use tagrec::api::auth::{Credentials, Secret};
 use tagrec::api::client::{HttpApi, parse_endpoint};
-use tagrec::api::connect::{TargetInfo, connect_with_env};
 use tagrec::api::retry::RetryPolicy;
 use tagrec::api::{ApiError, Certainty, CreateProject, ModifyProject, ProjectsApi, Tags};
-use tagrec::cli::{AuthMode, ColorMode, GlobalArgs};
 use tagrec::manifest::{Manifest, Target};
-use tagrec::shell::{Shell, Verbosity};
+use tagrec::ops::connect::{ConnectOptions, connect_with_env};
+use tagrec::plan::PlanTarget;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::Sandbox;
@@ -80,10 +80,6 @@ impl Emulator {
     }
 }
 
-fn quiet() -> Shell {
-    Shell::new(ColorMode::Never, Verbosity::Quiet)
-}
-
 /// Short waits, so that tests of retries take milliseconds, not the default's seconds.
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
@@ -95,7 +91,7 @@ fn fast_retries() -> RetryPolicy {
 }
 
 fn client(base: &str, credentials: Credentials) -> HttpApi {
-    HttpApi::new(parse_endpoint(base).unwrap(), credentials, quiet())
+    HttpApi::new(parse_endpoint(base).unwrap(), credentials)
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -397,7 +393,7 @@ async fn non_json_error_bodies_are_reported_readably() {
         )
     })
     .await;
-    let api = HttpApi::new(parse_endpoint(&base).unwrap(), Credentials::None, quiet())
+    let api = HttpApi::new(parse_endpoint(&base).unwrap(), Credentials::None)
         .unwrap()
         .with_retry_policy(RetryPolicy::never());
     let message = api.retrieve("proj_a").await.unwrap_err().to_string();
@@ -734,14 +730,10 @@ fn manifest_at(path: &Path, target: Target) -> Manifest {
     Manifest::empty(path.to_path_buf(), target)
 }
 
-fn global(endpoint: Option<&str>, auth: AuthMode) -> GlobalArgs {
-    GlobalArgs {
-        manifest: PathBuf::from("projects.yaml"),
+fn global(endpoint: Option<&str>, auth: AuthMode) -> ConnectOptions {
+    ConnectOptions {
         endpoint: endpoint.map(str::to_string),
         auth,
-        color: ColorMode::Never,
-        verbose: false,
-        quiet: true,
     }
 }
 
@@ -778,13 +770,12 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     let connection = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Auto),
         &manifest,
-        &quiet(),
         &env(aws.clone()),
     )
     .unwrap();
     assert_eq!(
         connection.target,
-        TargetInfo {
+        PlanTarget {
             endpoint: emulator.base.clone(),
             region: "us-east-1".into()
         }
@@ -797,7 +788,6 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     let connection = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Auto),
         &manifest,
-        &quiet(),
         &env(with_key.clone()),
     )
     .unwrap();
@@ -806,7 +796,6 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     let connection = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Sigv4),
         &manifest,
-        &quiet(),
         &env(with_key),
     )
     .unwrap();
@@ -817,7 +806,6 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     let error = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Auto),
         &no_region,
-        &quiet(),
         &env(vec![]),
     )
     .err()
@@ -894,13 +882,11 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
         },
     );
     // `--auth sigv4` with no AWS variables would fail for an HTTP target; the sandbox needs none.
-    let connection = connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &quiet(), &|_| {
-        None
-    })
-    .unwrap();
+    let connection =
+        connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &|_| None).unwrap();
     assert_eq!(
         connection.target,
-        TargetInfo {
+        PlanTarget {
             endpoint: format!("sandbox:{}", state.display()),
             region: "us-east-1".into()
         }
@@ -914,7 +900,6 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
     let connection = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Auto),
         &manifest,
-        &quiet(),
         &|_| None,
     )
     .unwrap();

@@ -6,15 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::ProjectsApi;
-use super::auth::{self, AuthError};
-use super::client::{EndpointError, HttpApi, parse_endpoint};
-use crate::cli::GlobalArgs;
+use crate::api::ProjectsApi;
+use crate::api::auth::{self, AuthError, AuthMode};
+use crate::api::client::{EndpointError, HttpApi, parse_endpoint};
 use crate::manifest::{Manifest, Target};
-use crate::shell::Shell;
+use crate::plan::PlanTarget;
 
 /// Regions that have the bedrock-mantle endpoint (api.md); another one gets a warning, not an
 /// error, since AWS adds regions faster than tagrec is released.
@@ -35,17 +33,16 @@ pub const KNOWN_REGIONS: [&str; 14] = [
     "us-gov-west-1",
 ];
 
-/// Where a plan was computed against; recorded in plan files so that apply can refuse another.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetInfo {
-    /// The base URL, or `sandbox:<state file>` for the embedded emulator.
-    pub endpoint: String,
-    pub region: String,
+/// The command-line side of a connection: `--endpoint` (or `TAGREC_ENDPOINT`) and `--auth`.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub endpoint: Option<String>,
+    pub auth: AuthMode,
 }
 
 pub struct Connection {
     pub api: Arc<dyn ProjectsApi>,
-    pub target: TargetInfo,
+    pub target: PlanTarget,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,50 +147,43 @@ fn resolve_region(
 
 /// Opens the API the flags and the manifest point at. Credentials are looked up only for an
 /// HTTP target: the embedded sandbox needs none.
-pub fn connect(
-    global: &GlobalArgs,
-    manifest: &Manifest,
-    shell: &Shell,
-) -> anyhow::Result<Connection> {
-    connect_with_env(global, manifest, shell, &|name| std::env::var(name).ok())
+pub fn connect(options: &ConnectOptions, manifest: &Manifest) -> anyhow::Result<Connection> {
+    connect_with_env(options, manifest, &|name| std::env::var(name).ok())
 }
 
 /// `connect` with the environment given as a lookup (tests pass a map: changing the process
 /// environment is unsafe while other threads run).
 pub fn connect_with_env(
-    global: &GlobalArgs,
+    options: &ConnectOptions,
     manifest: &Manifest,
-    shell: &Shell,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Connection> {
     let manifest_name = manifest.file.display().to_string();
     match resolve(
-        global.endpoint.as_deref(),
+        options.endpoint.as_deref(),
         &manifest.target,
         &manifest_name,
         env,
     )? {
         Resolved::Http { base, region } => {
-            let credentials = auth::resolve(global.auth, &region, env)?;
-            let from_region = global.endpoint.is_none() && manifest.target.endpoint.is_none();
+            let credentials = auth::resolve(options.auth, &region, env)?;
+            let from_region = options.endpoint.is_none() && manifest.target.endpoint.is_none();
             if from_region && !KNOWN_REGIONS.contains(&region.as_str()) {
-                shell.warn(format!(
+                tracing::warn!(
                     "region {region} is not one where Amazon Bedrock projects are known to be \
                      available ({}); trying {base}",
                     KNOWN_REGIONS.join(", ")
-                ));
+                );
             }
-            shell.verbose(|| {
-                format!(
-                    "API {base} (region {region}) with {}",
-                    credentials.describe()
-                )
-            });
-            let target = TargetInfo {
+            tracing::debug!(
+                "API {base} (region {region}) with {}",
+                credentials.describe()
+            );
+            let target = PlanTarget {
                 endpoint: base.to_string(),
                 region,
             };
-            let api = HttpApi::new(base, credentials, shell.clone())?;
+            let api = HttpApi::new(base, credentials)?;
             Ok(Connection {
                 api: Arc::new(api),
                 target,
@@ -204,12 +194,12 @@ pub fn connect_with_env(
             seed,
             region,
         } => {
-            shell.verbose(|| format!("embedded sandbox, state {}", state.display()));
-            let api = crate::sandbox::embedded::EmbeddedApi::open(&state, seed.as_deref(), &region)
+            tracing::debug!("embedded sandbox, state {}", state.display());
+            let api = crate::sandbox::EmbeddedApi::open(&state, seed.as_deref(), &region)
                 .with_context(|| format!("could not open the sandbox state {}", state.display()))?;
             Ok(Connection {
                 api: Arc::new(api),
-                target: TargetInfo {
+                target: PlanTarget {
                     endpoint: format!("sandbox:{}", state.display()),
                     region,
                 },
@@ -334,17 +324,5 @@ mod tests {
             err,
             Err(ConnectError::Endpoint(EndpointError::Insecure { .. }))
         ));
-    }
-
-    #[test]
-    fn target_info_serializes_plainly() {
-        let info = TargetInfo {
-            endpoint: "sandbox:.tagrec/sandbox.json".into(),
-            region: "us-east-1".into(),
-        };
-        assert_eq!(
-            serde_json::to_string(&info).unwrap(),
-            r#"{"endpoint":"sandbox:.tagrec/sandbox.json","region":"us-east-1"}"#
-        );
     }
 }
