@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use model::{
-    CreateProject, DEFAULT_PROJECT_ID, LiveProject, ModifyProject, ProjectStatus, Tags,
-};
+pub use model::{CreateProject, LiveProject, ModifyProject, ProjectStatus, Tags};
 
 /// What a failed call means for the caller, which decides whether a retry is safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -110,6 +110,18 @@ pub struct ModifyProject {
 }
 
 impl ModifyProject {
+    /// The tags after this request, as the API applies it: `add_tags`, then `remove_tag_keys`.
+    pub fn apply_to(&self, tags: &Tags) -> Tags {
+        let mut out = tags.clone();
+        for (key, value) in &self.add_tags {
+            out.insert(key.clone(), value.clone());
+        }
+        for key in &self.remove_tag_keys {
+            out.remove(key);
+        }
+        out
+    }
+
     pub fn is_empty(&self) -> bool {
         self.name.is_none()
             && self.add_tags.is_empty()

@@ -98,18 +98,6 @@ pub fn diff_tags(
     diff
 }
 
-/// The live tags after a modify request, as the API applies it (add, then remove).
-pub fn apply_modify(tags: &Tags, request: &ModifyProject) -> Tags {
-    let mut out = tags.clone();
-    for (k, v) in &request.add_tags {
-        out.insert(k.clone(), v.clone());
-    }
-    for k in &request.remove_tag_keys {
-        out.remove(k);
-    }
-    out
-}
-
 /// Tags restricted to the keys tagrec manages.
 pub fn managed_tags(tags: &Tags, ignore: &TagPatterns) -> Tags {
     tags.iter()
@@ -219,10 +207,9 @@ mod tests {
         for k in &d.request.remove_tag_keys {
             assert!(!d.request.add_tags.contains_key(k));
         }
-        let after = apply_modify(
-            &tags(&[("COSTCENTER", "0"), ("costcenter", "3")]),
-            &d.request,
-        );
+        let after = d
+            .request
+            .apply_to(&tags(&[("COSTCENTER", "0"), ("costcenter", "3")]));
         assert_eq!(after, tags(&[("CostCenter", "1"), ("costcenter", "2")]));
     }
 }

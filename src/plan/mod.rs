@@ -8,10 +8,9 @@ pub mod planner;
 pub mod stale;
 
 pub use model::{
-    Action, Change, FORMAT_VERSION, Observed, Plan, PlanFileError, PlanTarget, Request, Summary,
-    TagChange, TagOp, Unmanaged,
+    Action, Change, FORMAT_VERSION, Plan, PlanTarget, Summary, TagChange, TagOp, Unmanaged,
 };
-pub use planner::{PlanError, PlanOptions, Planned, plan};
+pub use planner::{PlanError, PlanOptions, plan};
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::diff::apply_modify;
+use super::planner::Planned;
 use super::*;
 use crate::api::{LiveProject, ProjectStatus, Tags};
 use crate::manifest::{DesiredProject, DesiredTag, TagPatterns, TagSource};
@@ -373,7 +373,7 @@ fn execute(plan: &Planned, account: &mut Vec<LiveProject>) {
                     .iter_mut()
                     .find(|p| Some(&p.id) == c.id.as_ref())
                     .unwrap();
-                p.tags = apply_modify(&p.tags, req);
+                p.tags = req.apply_to(&p.tags);
                 if let Some(name) = &req.name {
                     p.name = name.clone();
                 }

@@ -65,10 +65,6 @@ impl std::fmt::Debug for Policy {
 }
 
 impl Policy {
-    pub fn load(path: &Path) -> Result<Policy, Vec<Diagnostic>> {
-        Policy::load_with_source(path).0
-    }
-
     /// Loads the policy and also returns its text (when it could be read), for snippets.
     pub fn load_with_source(path: &Path) -> (Result<Policy, Vec<Diagnostic>>, Option<SourceText>) {
         let name = path.display().to_string();
@@ -384,7 +380,7 @@ mod tests {
         let path = dir.path().join("policy.yaml");
         std::fs::write(&path, text)
             .map_err(|e| vec![Diagnostic::error(Rule::File, e.to_string())])?;
-        Policy::load(&path)
+        Policy::load_with_source(&path).0
     }
 
     fn messages(policy: &Policy, tags: &[(&str, &str)], owner: Option<&str>) -> Vec<String> {

@@ -218,14 +218,6 @@ impl Store {
         &self.projects
     }
 
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
-    pub fn account_id(&self) -> &str {
-        &self.account_id
-    }
-
     pub fn list(&self, query: &ListQuery) -> Result<ProjectList, Refusal> {
         page(&self.projects, query)
     }
@@ -311,13 +303,7 @@ impl Store {
                 ));
             }
         }
-        let mut tags = current.tags.clone();
-        for (key, value) in &request.add_tags {
-            tags.insert(key.clone(), value.clone());
-        }
-        for key in &request.remove_tag_keys {
-            tags.remove(key);
-        }
+        let tags = request.apply_to(&current.tags);
         if tags.len() > MAX_TAGS {
             return Err(too_many_tags(tags.len()));
         }
