@@ -163,6 +163,10 @@ pub struct ApplyArgs {
     pub targets: Vec<String>,
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
     pub format: ApplyFormat,
+    /// The longest wait for a write to show in the list (lists may lag writes), in four steps;
+    /// for tests of an emulator whose lists never catch up
+    #[arg(long, hide = true, value_name = "MS", default_value_t = 2000)]
+    pub settle_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,9 +1,11 @@
 //! `tagrec apply [PLANFILE]`: plan now (and ask) or load a saved plan (checked not stale), then
 //! let the Applier write, showing progress, and report.
 
+use std::time::Duration;
+
 use anyhow::bail;
 
-use crate::apply::{ApplyOptions, ApplyReport, ChangeResult, Progress, Status};
+use crate::apply::{ApplyOptions, ApplyReport, ChangeResult, Progress, Status, settle_window};
 use crate::cli::{ApplyArgs, ApplyFormat, GlobalArgs};
 use crate::ops;
 use crate::ops::apply::Outcome;
@@ -56,7 +58,7 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ApplyArgs) -> anyhow:
     let options = ApplyOptions {
         concurrency: usize::from(args.concurrency),
         allow_archive: args.allow_archive,
-        ..ApplyOptions::default()
+        settle: settle_window(Duration::from_millis(args.settle_ms)),
     };
     let warn = shell.clone();
     let on_interrupt = move || {

@@ -431,8 +431,25 @@ mod tests {
             ("ManagedBy", "team"),
         ];
         assert!(messages(&p, &tags, Some("team")).is_empty());
-        // Without an owner, ManagedBy is an ordinary tag, which this policy's key pattern allows.
-        assert!(messages(&p, &tags, None).is_empty());
+    }
+
+    #[test]
+    fn without_an_owner_managed_by_is_an_ordinary_tag_the_policy_sees() {
+        // A closed set of keys: ManagedBy is outside it, so the policy refuses it when it sees it.
+        let closed = "type: object\nproperties:\n  tags:\n    type: object\n    additionalProperties: false\n    properties:\n      Owner: {type: string}\n";
+        let Ok(p) = policy(closed) else {
+            panic!("policy did not compile")
+        };
+        let tags = [("Owner", "a"), ("ManagedBy", "team")];
+        assert!(
+            messages(&p, &tags, Some("team")).is_empty(),
+            "hidden: owner set"
+        );
+        assert_eq!(
+            messages(&p, &tags, None),
+            ["tag ManagedBy is not allowed by the policy"],
+            "seen: no owner"
+        );
     }
 
     #[test]

@@ -2,149 +2,41 @@
 //! `tagrec sandbox serve` over loopback, with a long-term read-only key wherever only reading is
 //! needed, and the CI files executed step by step as the runners would.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use proptest::prelude::*;
 use saphyr::{LoadableYamlNode, Yaml};
 use serde_json::{Value, json};
 
-use crate::support::{Sandbox, tagrec, tagrec_path};
+use crate::support::{
+    AMBIENT, Account, assert_exit, code, project, stderr, stdout, tagrec, tagrec_path,
+};
 
 const READ_KEY: &str = "ro-key-for-tests";
 const WRITE_KEY: &str = "rw-key-for-tests";
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Variables of the developer's shell that would change what tagrec does.
-const AMBIENT: &[&str] = &[
-    "TAGREC_API_KEY",
-    "TAGREC_ENDPOINT",
-    "AWS_BEARER_TOKEN_BEDROCK",
-    "BEDROCK_API_KEY",
-    "OPENAI_API_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "GITHUB_STEP_SUMMARY",
-    "GITHUB_OUTPUT",
-    "NO_COLOR",
-];
-
-struct Account {
-    dir: tempfile::TempDir,
-    sandbox: Sandbox,
-    log: PathBuf,
+/// An emulator seeded with `projects`, accepting a read-only key and a read-write key (the
+/// test's own reads use the latter), beside the repository's example policy.
+fn start(projects: &Value) -> Account {
+    let account = Account::start(
+        projects,
+        &["--read-only-api-key", READ_KEY, "--api-key", WRITE_KEY],
+    )
+    .reading_with(WRITE_KEY);
+    account.ws.copy_policies();
+    account
 }
 
-impl Account {
-    /// An emulator seeded with `projects`, accepting a read-only key and a read-write key.
-    fn start(projects: &Value) -> Account {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let seed = dir.path().join("live.json");
-        std::fs::write(&seed, serde_json::to_vec_pretty(projects).unwrap()).unwrap();
-        let log = dir.path().join("requests.jsonl");
-        let state = dir.path().join("state.json");
-        let sandbox = Sandbox::start(&[
-            "--seed",
-            seed.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-            "--read-only-api-key",
-            READ_KEY,
-            "--api-key",
-            WRITE_KEY,
-            "--request-log",
-            log.to_str().unwrap(),
-        ]);
-        std::fs::create_dir_all(dir.path().join("policies")).unwrap();
-        for policy in ["required-tags.yaml", "common.yaml"] {
-            std::fs::copy(
-                Path::new(REPO).join("policies").join(policy),
-                dir.path().join("policies").join(policy),
-            )
-            .unwrap();
-        }
-        Account { dir, sandbox, log }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path(name), text).unwrap();
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name))
-            .unwrap_or_else(|e| panic!("{name} was not written: {e}"))
-    }
-
-    /// `tagrec ARGS --endpoint <the emulator>` in the account's folder, with `key` as the key.
-    fn tagrec(&self, key: &str, args: &[&str]) -> Output {
-        let mut command = tagrec();
-        for name in AMBIENT {
-            command.env_remove(name);
-        }
-        command
-            .current_dir(self.dir.path())
-            .env("TAGREC_API_KEY", key)
-            .env("AWS_REGION", "us-east-1")
-            .args(args)
-            .args(["--endpoint", &self.sandbox.base_url])
-            .output()
-            .expect("tagrec runs")
-    }
-
-    /// Every request the emulator received so far.
-    fn requests(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a request log line is JSON"))
-            .collect()
-    }
-
-    /// The live projects, archived included, as the API lists them.
-    fn live(&self) -> Vec<Value> {
-        let reply = self.sandbox.request_with(
-            "GET",
-            "/organization/projects?limit=100&include_archived=true",
-            &[("Authorization", &format!("Bearer {WRITE_KEY}"))],
-            None,
-        );
-        assert_eq!(reply.status, 200);
-        reply.json()["data"].as_array().unwrap().clone()
-    }
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(output: &Output, expected: i32) {
-    assert_eq!(
-        code(output),
-        expected,
-        "exit code\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
-
-fn project(id: &str, name: &str, tags: Value) -> Value {
-    json!({"id": id, "name": name, "status": "active", "tags": tags})
+/// `tagrec --endpoint <the emulator> ARGS` in the account's folder, with `key` as the key and
+/// the region in the environment.
+fn run(account: &Account, key: &str, args: &[&str]) -> Output {
+    account
+        .command(Some(key), args)
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("tagrec runs")
 }
 
 fn good_tags(app: &str) -> Value {
@@ -155,7 +47,7 @@ fn good_tags(app: &str) -> Value {
 /// Two compliant projects (one managed by name, one pinned by id), two that are not (one with a
 /// name a CSV or a markdown table must escape), an archived non-compliant one and `default`.
 fn mixed_account() -> Account {
-    Account::start(&json!([
+    start(&json!([
         project("default", "default", json!({})),
         project("proj_aaaaaaaaaaaaaaaaaaa1", "Alpha", good_tags("Alpha")),
         project(
@@ -204,8 +96,8 @@ fn assert_only_list_requests(account: &Account) {
 #[test]
 fn audit_text_lists_every_active_project_with_its_violations_and_exits_2() {
     let account = mixed_account();
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec(READ_KEY, &["audit"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, READ_KEY, &["audit"]);
     assert_exit(&out, 2);
     let text = stdout(&out);
     let rows: Vec<&str> = text.lines().filter(|l| l.contains("proj_")).collect();
@@ -249,8 +141,8 @@ fn audit_text_lists_every_active_project_with_its_violations_and_exits_2() {
 #[test]
 fn audit_json_has_the_summary_and_every_project() {
     let account = mixed_account();
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec(READ_KEY, &["audit", "--format", "json"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, READ_KEY, &["audit", "--format", "json"]);
     assert_exit(&out, 2);
     let audit: Value = serde_json::from_slice(&out.stdout).expect("audit --format json is JSON");
     assert_eq!(audit["format_version"], "1");
@@ -321,7 +213,7 @@ fn read_csv(text: &str) -> Vec<Vec<String>> {
 #[test]
 fn audit_csv_is_one_row_per_violation_with_rfc_4180_quoting() {
     let awkward = "Team \"Growth\", | bots\nsecond line";
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project("proj_aaaaaaaaaaaaaaaaaaa1", "Alpha", good_tags("Alpha")),
         project(
             "proj_ccccccccccccccccccc3",
@@ -331,8 +223,8 @@ fn audit_csv_is_one_row_per_violation_with_rfc_4180_quoting() {
         ),
         project("proj_fffffffffffffffffff6", "Bare", json!({})),
     ]));
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec(READ_KEY, &["audit", "--format", "csv"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, READ_KEY, &["audit", "--format", "csv"]);
     assert_exit(&out, 2);
     let rows = read_csv(&stdout(&out));
     assert_eq!(rows[0], ["name", "id", "managed", "rule", "message"]);
@@ -359,8 +251,8 @@ fn audit_csv_is_one_row_per_violation_with_rfc_4180_quoting() {
 #[test]
 fn audit_markdown_is_a_table_with_one_row_per_project() {
     let account = mixed_account();
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec(READ_KEY, &["audit", "--format", "markdown"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, READ_KEY, &["audit", "--format", "markdown"]);
     assert_exit(&out, 2);
     let md = stdout(&out);
     assert!(md.contains("Compliance: 2 of 4 projects (50.0%)."), "{md}");
@@ -384,14 +276,14 @@ fn audit_markdown_is_a_table_with_one_row_per_project() {
 
 #[test]
 fn audit_exits_0_when_every_project_is_compliant() {
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project("default", "default", json!({})),
         project("proj_aaaaaaaaaaaaaaaaaaa1", "Alpha", good_tags("Alpha")),
         project("proj_bbbbbbbbbbbbbbbbbbb2", "Unmanaged", good_tags("Other")),
     ]));
-    account.write("projects.yaml", AUDIT_MANIFEST);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
     for format in ["text", "json", "csv", "markdown"] {
-        let out = account.tagrec(READ_KEY, &["audit", "--format", format]);
+        let out = run(&account, READ_KEY, &["audit", "--format", format]);
         assert_exit(&out, 0);
         if format == "csv" {
             assert_eq!(read_csv(&stdout(&out)).len(), 1, "only the header");
@@ -406,8 +298,8 @@ fn audit_exits_0_when_every_project_is_compliant() {
 #[test]
 fn audit_exits_1_on_errors_and_says_why() {
     let account = mixed_account();
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec("not-a-key", &["audit"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, "not-a-key", &["audit"]);
     assert_exit(&out, 1);
     assert!(stdout(&out).is_empty(), "no half audit on stdout");
     assert!(
@@ -415,15 +307,15 @@ fn audit_exits_1_on_errors_and_says_why() {
         "credentials never printed"
     );
 
-    account.write(
+    account.ws.write(
         "nopolicy.yaml",
         "version: 1\ntarget: {region: us-east-1}\nprojects: []\n",
     );
-    let out = account.tagrec(READ_KEY, &["audit", "-f", "nopolicy.yaml"]);
+    let out = run(&account, READ_KEY, &["audit", "-f", "nopolicy.yaml"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("policy"), "{}", stderr(&out));
 
-    let out = account.tagrec(READ_KEY, &["audit", "-f", "missing.yaml"]);
+    let out = run(&account, READ_KEY, &["audit", "-f", "missing.yaml"]);
     assert_exit(&out, 1);
 }
 
@@ -445,11 +337,11 @@ fn example_live() -> Value {
 
 #[test]
 fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
-    let account = Account::start(&example_live());
-    let out = account.tagrec(READ_KEY, &["import", "--out", "imported.yaml"]);
+    let account = start(&example_live());
+    let out = run(&account, READ_KEY, &["import", "--out", "imported.yaml"]);
     assert_exit(&out, 0);
     assert!(stdout(&out).is_empty(), "the manifest went to the file");
-    let text = account.read("imported.yaml");
+    let text = account.ws.read("imported.yaml");
     let doc = yaml_doc(&text);
     assert_eq!(get(&doc, "version").as_integer(), Some(1));
     assert_eq!(
@@ -502,7 +394,8 @@ fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
         Some("platform/bedrock-projects")
     );
 
-    let plan = account.tagrec(
+    let plan = run(
+        &account,
         READ_KEY,
         &["plan", "-f", "imported.yaml", "--detailed-exitcode"],
     );
@@ -513,10 +406,10 @@ fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
 
 #[test]
 fn import_to_stdout_writes_no_file_and_is_deterministic() {
-    let account = Account::start(&example_live());
-    let first = account.tagrec(READ_KEY, &["import", "--out", "-"]);
+    let account = start(&example_live());
+    let first = run(&account, READ_KEY, &["import", "--out", "-"]);
     assert_exit(&first, 0);
-    let second = account.tagrec(READ_KEY, &["import", "--out", "-"]);
+    let second = run(&account, READ_KEY, &["import", "--out", "-"]);
     assert_eq!(stdout(&first), stdout(&second), "byte-identical");
     assert!(!account.path("projects.yaml").exists());
     assert!(!account.path("-").exists());
@@ -527,25 +420,31 @@ fn import_to_stdout_writes_no_file_and_is_deterministic() {
 
 #[test]
 fn import_refuses_to_overwrite_without_force() {
-    let account = Account::start(&example_live());
-    account.write("projects.yaml", "# my hand-written manifest\n");
+    let account = start(&example_live());
+    account
+        .ws
+        .write("projects.yaml", "# my hand-written manifest\n");
     // No manifest to read the target from here: region from AWS_REGION, endpoint from the flag.
-    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml"]);
+    let out = run(&account, READ_KEY, &["import", "-f", "none.yaml"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
     assert_eq!(
-        account.read("projects.yaml"),
+        account.ws.read("projects.yaml"),
         "# my hand-written manifest\n"
     );
 
-    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--force"]);
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--force"],
+    );
     assert_exit(&out, 0);
-    assert!(account.read("projects.yaml").contains("Fraud-Scoring"));
+    assert!(account.ws.read("projects.yaml").contains("Fraud-Scoring"));
 }
 
 #[test]
 fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project(
             "proj_aaaaaaaaaaaaaaaaaaa1",
             "Alpha",
@@ -557,7 +456,8 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
             json!({"ManagedBy": "platform/bedrock", "tagrec:protect": "true", "aws:x": "y"})
         ),
     ]));
-    let out = account.tagrec(
+    let out = run(
+        &account,
         READ_KEY,
         &[
             "import",
@@ -570,7 +470,7 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
         ],
     );
     assert_exit(&out, 0);
-    let text = account.read("projects.yaml");
+    let text = account.ws.read("projects.yaml");
     let doc = yaml_doc(&text);
     assert_eq!(get(&doc, "owner").as_str(), Some("platform/bedrock"));
     assert_eq!(
@@ -585,15 +485,16 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
 
     // The policy is in force now: plan reports the violations (exit 1), but validate is the
     // offline proof that the written manifest is well-formed.
-    let validate = account.tagrec(READ_KEY, &["validate"]);
+    let validate = run(&account, READ_KEY, &["validate"]);
     assert!(
         stdout(&validate).contains("policy") || stderr(&validate).contains("policy"),
         "the imported policy is applied"
     );
     // Without the policy the same manifest plans no changes.
     let bare = text.replace("policy: policies/required-tags.yaml\n", "");
-    account.write("bare.yaml", &bare);
-    let plan = account.tagrec(
+    account.ws.write("bare.yaml", &bare);
+    let plan = run(
+        &account,
         READ_KEY,
         &["plan", "-f", "bare.yaml", "--detailed-exitcode"],
     );
@@ -602,7 +503,7 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
 
 #[test]
 fn import_with_owner_says_which_projects_it_would_take_over() {
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project(
             "proj_aaaaaaaaaaaaaaaaaaa1",
             "Mine",
@@ -615,7 +516,8 @@ fn import_with_owner_says_which_projects_it_would_take_over() {
         ),
         project("proj_ccccccccccccccccccc3", "Nobodys", json!({})),
     ]));
-    let out = account.tagrec(
+    let out = run(
+        &account,
         READ_KEY,
         &[
             "import",
@@ -637,7 +539,11 @@ fn import_with_owner_says_which_projects_it_would_take_over() {
     assert!(warning.contains("Nobodys"), "{warning}");
     assert!(!warning.contains("Mine"), "{warning}");
     // And it is true: the plan takes exactly those two over.
-    let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--format", "json"]);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--format", "json"],
+    );
     assert_exit(&plan, 0);
     let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
     let mut updated: Vec<&str> = plan["changes"]
@@ -734,12 +640,16 @@ fn awkward_account(projects: &[(String, Vec<(String, String)>)]) -> Value {
 
 #[track_caller]
 fn assert_import_then_plan_is_empty(live: &Value) {
-    let account = Account::start(live);
-    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--out", "m.yaml"]);
+    let account = start(live);
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--out", "m.yaml"],
+    );
     assert_exit(&out, 0);
     // A standard YAML 1.2 reader (not only tagrec's own) reads back every name and value as
     // the same string: nothing plain that it would take for a number, a bool or a null.
-    let text = account.read("m.yaml");
+    let text = account.ws.read("m.yaml");
     let doc = yaml_doc(&text);
     for p in get(&doc, "projects").as_vec().unwrap() {
         let id = get(p, "id").as_str().unwrap();
@@ -766,12 +676,16 @@ fn assert_import_then_plan_is_empty(live: &Value) {
             .collect();
         assert_eq!(Value::Object(tags), live["tags"], "{text}");
     }
-    let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--detailed-exitcode"]);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--detailed-exitcode"],
+    );
     assert_eq!(
         code(&plan),
         0,
         "import then plan must show no changes\n--- manifest\n{}\n--- plan\n{}{}",
-        account.read("m.yaml"),
+        account.ws.read("m.yaml"),
         stdout(&plan),
         stderr(&plan)
     );
@@ -805,20 +719,33 @@ fn import_round_trips_every_awkward_value_as_key_value_and_name() {
 fn import_leaves_out_a_project_named_default_and_says_so() {
     // The API lets a project other than the account's own be named `default`; a manifest may not
     // declare that name, so importing it would write a manifest that validate rejects.
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project("default", "default", json!({})),
         project("proj_aaaaaaaaaaaaaaaaaaa1", "default", json!({"Team": "x"})),
         project("proj_bbbbbbbbbbbbbbbbbbb2", "Alpha", json!({"Team": "y"})),
     ]));
-    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--out", "m.yaml"]);
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--out", "m.yaml"],
+    );
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains("proj_aaaaaaaaaaaaaaaaaaa1"),
         "{}",
         stderr(&out)
     );
-    assert!(!account.read("m.yaml").contains("proj_aaaaaaaaaaaaaaaaaaa1"));
-    let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--detailed-exitcode"]);
+    assert!(
+        !account
+            .ws
+            .read("m.yaml")
+            .contains("proj_aaaaaaaaaaaaaaaaaaa1")
+    );
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--detailed-exitcode"],
+    );
     assert_exit(&plan, 0);
 }
 
@@ -837,11 +764,11 @@ fn import_round_trips_the_example_account_through_its_sandbox_manifest() {
         std::fs::copy(Path::new(REPO).join(file), to).unwrap();
     }
     let run = |args: &[&str]| {
-        let mut command = tagrec();
-        for name in AMBIENT {
-            command.env_remove(name);
-        }
-        command.current_dir(dir.path()).args(args).output().unwrap()
+        tagrec()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
     };
     // Written into another folder: the sandbox's paths must be re-rooted there.
     std::fs::create_dir(dir.path().join("imported")).unwrap();
@@ -1058,7 +985,7 @@ fn the_ci_files_parse_and_run_exactly_the_commands_this_suite_runs() {
 fn gitops_account() -> Account {
     let owned = json!({"Application": "Old", "Environment": "Staging", "Team": "Risk",
                        "CostCenter": "CC-2040", "Owner": "bob", "ManagedBy": "platform/bedrock"});
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project(
             "proj_aaaaaaaaaaaaaaaaaaa1",
             "Alpha",
@@ -1067,7 +994,7 @@ fn gitops_account() -> Account {
         ),
         project("proj_ooooooooooooooooooo9", "Old-Experiment", owned),
     ]));
-    account.write(
+    account.ws.write(
         "projects.yaml",
         "version: 1
 target: {region: us-east-1}
@@ -1100,7 +1027,7 @@ fn run_script(account: &Account, script: &str, key: &str) -> Output {
         command.env_remove(name);
     }
     command
-        .current_dir(account.dir.path())
+        .current_dir(account.ws.root())
         .env("PATH", path)
         .env("TAGREC_MANIFEST", "projects.yaml")
         .env("TAGREC_API_KEY", key)
@@ -1138,15 +1065,15 @@ fn the_github_workflows_take_a_pull_request_from_plan_to_applied() {
         "2",
         "changes, and the job passes"
     );
-    let md = account.read("plan.md");
+    let md = account.ws.read("plan.md");
     assert!(md.contains("Search"), "the comment shows the create:\n{md}");
     assert!(md.contains("Old-Experiment"), "and the archive:\n{md}");
-    let saved: Value = serde_json::from_str(&account.read("plan.json")).unwrap();
+    let saved: Value = serde_json::from_str(&account.ws.read("plan.json")).unwrap();
     assert_eq!(saved["summary"]["create"], 1);
     assert_eq!(saved["summary"]["update"], 1);
     assert_eq!(saved["summary"]["archive"], 1);
     assert!(
-        account.read("step_summary.md").contains("Search"),
+        account.ws.read("step_summary.md").contains("Search"),
         "the job summary gets the plan too"
     );
     assert!(
@@ -1159,7 +1086,7 @@ fn the_github_workflows_take_a_pull_request_from_plan_to_applied() {
     assert_exit(&out, 0);
     let out = run_script(&account, step(&apply_steps, "Apply"), WRITE_KEY);
     assert_exit(&out, 0);
-    let live = account.live();
+    let live = account.projects();
     let status = |name: &str| {
         live.iter()
             .filter(|p| p["name"] == name)
@@ -1176,7 +1103,7 @@ fn the_github_workflows_take_a_pull_request_from_plan_to_applied() {
     let out = run_script(&account, step(&plan_steps, "Plan"), READ_KEY);
     assert_exit(&out, 0);
     assert_eq!(github_exitcode(&account), "0");
-    assert!(account.read("plan.md").contains("No changes"));
+    assert!(account.ws.read("plan.md").contains("No changes"));
 }
 
 #[test]
@@ -1191,7 +1118,7 @@ fn the_github_plan_job_fails_on_errors_and_annotates_invalid_manifests() {
         "no plan file from an error"
     );
 
-    account.write(
+    account.ws.write(
         "projects.yaml",
         "version: 1\ntarget: {region: us-east-1}\nprojects:\n  - name: A\n    tagz: {}\n",
     );
@@ -1210,13 +1137,14 @@ fn the_github_plan_job_fails_on_errors_and_annotates_invalid_manifests() {
 fn the_apply_job_skips_archives_when_the_manifest_does_not_prune() {
     let account = gitops_account();
     let manifest = account
+        .ws
         .read("projects.yaml")
         .replace("prune: true", "prune: false");
-    account.write("projects.yaml", &manifest);
+    account.ws.write("projects.yaml", &manifest);
     let apply_steps = github_steps(&kit_file("examples/ci/github/tagrec-apply.yml"));
     let out = run_script(&account, step(&apply_steps, "Apply"), WRITE_KEY);
     assert_exit(&out, 0);
-    let live = account.live();
+    let live = account.projects();
     let old = live.iter().find(|p| p["name"] == "Old-Experiment").unwrap();
     assert_eq!(old["status"], "active", "no prune, no archive");
 }

@@ -6,6 +6,7 @@ mod support;
 mod apply;
 mod audit;
 mod client;
+mod layers;
 mod plan;
 mod sandbox;
 mod validate;
