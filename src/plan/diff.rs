@@ -109,22 +109,7 @@ pub fn managed_tags(tags: &Tags, ignore: &TagPatterns) -> Tags {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::TagSource;
-
-    fn desired(pairs: &[(&str, &str)]) -> BTreeMap<String, DesiredTag> {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    DesiredTag {
-                        value: v.to_string(),
-                        source: TagSource::Project,
-                    },
-                )
-            })
-            .collect()
-    }
+    use crate::plan::tests::desired_tags as desired;
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
         pairs

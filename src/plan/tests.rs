@@ -39,20 +39,25 @@ fn desired(name: &str, tags: &[(&str, &str)]) -> DesiredProject {
         name: name.into(),
         id: None,
         protect: false,
-        tags: tags
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    DesiredTag {
-                        value: v.to_string(),
-                        source: TagSource::Project,
-                    },
-                )
-            })
-            .collect(),
+        tags: desired_tags(tags),
         place: None,
     }
+}
+
+/// Effective tags written in the project itself.
+pub(super) fn desired_tags(pairs: &[(&str, &str)]) -> BTreeMap<String, DesiredTag> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                DesiredTag {
+                    value: v.to_string(),
+                    source: TagSource::Project,
+                },
+            )
+        })
+        .collect()
 }
 
 fn no_violations(_: &LiveProject) -> Vec<Violation> {
