@@ -342,6 +342,13 @@ impl HttpApi {
 
     fn transport_error(&self, error: &reqwest::Error) -> ApiError {
         let message = error_chain(error);
+        // hyper's resolver says "dns error"; a name that does not resolve will not heal.
+        if error.is_connect() && message.contains("dns error") {
+            return ApiError::UnknownHost {
+                host: self.base.host_str().unwrap_or_default().to_string(),
+                message: message.rsplit(": ").next().unwrap_or(&message).to_string(),
+            };
+        }
         if error.is_connect() {
             ApiError::Connect {
                 endpoint: self.base.to_string(),

@@ -36,9 +36,16 @@ pub enum ApiError {
         code: Option<String>,
         retry_after: Option<Duration>,
     },
-    /// The request never reached the server (connection refused, DNS): nothing was done.
+    /// The request never reached the server (connection refused, reset): nothing was done.
     #[error("could not connect to {endpoint}: {message}")]
     Connect { endpoint: String, message: String },
+    /// The endpoint's host name does not resolve: nothing was done, and trying again will not
+    /// help (a mistyped region or endpoint).
+    #[error(
+        "the host {host} does not resolve ({message}): check the region (--region, \
+         target.region, AWS_REGION) or the endpoint"
+    )]
+    UnknownHost { host: String, message: String },
     /// The request was sent but its answer was lost (timeout, connection reset).
     #[error("no answer from the server: {0}")]
     NoAnswer(String),
@@ -57,9 +64,10 @@ impl ApiError {
     pub fn certainty(&self) -> Certainty {
         match self {
             ApiError::Api { status, .. } if *status >= 500 => Certainty::Ambiguous,
-            ApiError::Api { .. } | ApiError::Connect { .. } | ApiError::Local(_) => {
-                Certainty::NotDone
-            }
+            ApiError::Api { .. }
+            | ApiError::Connect { .. }
+            | ApiError::UnknownHost { .. }
+            | ApiError::Local(_) => Certainty::NotDone,
             ApiError::NoAnswer(_) | ApiError::Decode(_) | ApiError::Protocol(_) => {
                 Certainty::Ambiguous
             }

@@ -6,17 +6,17 @@ use std::time::Duration;
 use anyhow::bail;
 
 use crate::apply::{ApplyOptions, ApplyReport, ChangeResult, Progress, Status, settle_window};
-use crate::cli::{ApplyArgs, ApplyFormat, GlobalArgs};
+use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::ops;
 use crate::ops::apply::Outcome;
 use crate::render;
 use crate::shell::{self, Exit, Shell};
 
-pub async fn run(shell: &Shell, global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Exit> {
-    let Some(loaded) = super::load(shell, &global.manifest) else {
+pub async fn run(shell: &Shell, args: ApplyArgs) -> anyhow::Result<Exit> {
+    let Some(loaded) = super::load(shell, &args.manifest.manifest) else {
         return Ok(Exit::Failure);
     };
-    let connect = super::connect_options(global);
+    let connect = super::connect_options(&args.target);
     let (plan, connection, known_ids) = match &args.planfile {
         Some(path) => {
             if !args.targets.is_empty() {

@@ -1,12 +1,13 @@
 //! `tagrec import`: the live account as a manifest, to a file or (`--out -`) to stdout.
 
-use crate::cli::{GlobalArgs, ImportArgs};
+use crate::cli::ImportArgs;
 use crate::manifest::{Manifest, Target};
 use crate::ops;
 use crate::ops::import::ImportOptions;
 use crate::shell::{Exit, Shell};
 
-pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow::Result<Exit> {
+pub async fn run(shell: &Shell, args: ImportArgs) -> anyhow::Result<Exit> {
+    let connect = super::connect_options(&args.target);
     let options = ImportOptions {
         out: args.out,
         force: args.force,
@@ -16,16 +17,15 @@ pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow
     ops::import::check_out(&options)?;
     // The target comes from an existing manifest when there is one; a first import has none and
     // takes it from --endpoint / TAGREC_ENDPOINT and AWS_REGION.
-    let manifest = if global.manifest.exists() {
-        match super::load(shell, &global.manifest) {
+    let manifest = if args.manifest.exists() {
+        match super::load(shell, &args.manifest) {
             Some(loaded) => loaded.manifest,
             None => return Ok(Exit::Failure),
         }
     } else {
-        Manifest::empty(global.manifest.clone(), Target::default())
+        Manifest::empty(args.manifest.clone(), Target::default())
     };
-    let imported =
-        ops::import::import(&manifest, &super::connect_options(global), &options).await?;
+    let imported = ops::import::import(&manifest, &connect, &options).await?;
     for warning in &imported.warnings {
         shell.warn(warning);
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command, TargetArgs};
 use crate::ops::connect::ConnectOptions;
 use crate::ops::validate::Loaded;
 use crate::render;
@@ -29,12 +29,12 @@ pub fn run(cli: Cli) -> i32 {
     let shell = Shell::new(cli.global.color.into(), verbosity);
     shell.install_log();
     let result = match cli.command {
-        Command::Validate(args) => validate::run(&shell, &cli.global, args),
-        Command::Plan(args) => block_on(plan::run(&shell, &cli.global, args)),
-        Command::Apply(args) => block_on(apply::run(&shell, &cli.global, args)),
-        Command::Audit(args) => block_on(audit::run(&shell, &cli.global, args)),
-        Command::Import(args) => block_on(import::run(&shell, &cli.global, args)),
-        Command::Sandbox(cmd) => sandbox::run(&shell, &cli.global, cmd),
+        Command::Validate(args) => validate::run(&shell, args),
+        Command::Plan(args) => block_on(plan::run(&shell, args)),
+        Command::Apply(args) => block_on(apply::run(&shell, args)),
+        Command::Audit(args) => block_on(audit::run(&shell, args)),
+        Command::Import(args) => block_on(import::run(&shell, args)),
+        Command::Sandbox(cmd) => sandbox::run(&shell, cmd),
         Command::Schema => {
             shell.print(&crate::manifest::schema::manifest_schema_text());
             Ok(Exit::Success)
@@ -81,10 +81,11 @@ fn load(shell: &Shell, path: &Path) -> Option<Loaded> {
     }
 }
 
-fn connect_options(global: &GlobalArgs) -> ConnectOptions {
+fn connect_options(target: &TargetArgs) -> ConnectOptions {
     ConnectOptions {
-        endpoint: global.endpoint.clone(),
-        auth: global.auth.into(),
+        endpoint: target.endpoint.clone(),
+        region: target.region.clone(),
+        auth: target.auth.into(),
     }
 }
 

@@ -1,16 +1,20 @@
 //! `tagrec plan`: load and check the manifest, read the live projects, plan, print.
 
-use crate::cli::{GlobalArgs, PlanArgs, PlanFormat};
+use crate::cli::{PlanArgs, PlanFormat};
 use crate::ops;
 use crate::render;
 use crate::shell::{Exit, Shell};
 
-pub async fn run(shell: &Shell, global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Exit> {
-    let Some(loaded) = super::load(shell, &global.manifest) else {
+pub async fn run(shell: &Shell, args: PlanArgs) -> anyhow::Result<Exit> {
+    let Some(loaded) = super::load(shell, &args.manifest.manifest) else {
         return Ok(Exit::Failure);
     };
-    let prepared =
-        ops::plan::prepare(&loaded, &super::connect_options(global), &args.targets).await?;
+    let prepared = ops::plan::prepare(
+        &loaded,
+        &super::connect_options(&args.target),
+        &args.targets,
+    )
+    .await?;
     let plan = &prepared.plan;
     shell.print(&match args.format {
         PlanFormat::Text => render::plan::text(plan),

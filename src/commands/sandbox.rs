@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use crate::cli::{GlobalArgs, SandboxCommand, ServeArgs};
+use crate::cli::{SandboxCommand, ServeArgs};
 use crate::ops;
 use crate::sandbox::faults::FaultSettings;
 use crate::sandbox::server::{Credentials, ServeOptions};
 use crate::sandbox::sigv4::SigV4Key;
 use crate::shell::{Exit, Shell};
 
-pub fn run(shell: &Shell, global: &GlobalArgs, cmd: SandboxCommand) -> anyhow::Result<Exit> {
+pub fn run(shell: &Shell, cmd: SandboxCommand) -> anyhow::Result<Exit> {
     match cmd {
         SandboxCommand::Serve(args) => {
             let out = shell.clone();
@@ -19,8 +19,8 @@ pub fn run(shell: &Shell, global: &GlobalArgs, cmd: SandboxCommand) -> anyhow::R
             })?;
             Ok(Exit::Success)
         }
-        SandboxCommand::Reset => {
-            let Some(loaded) = super::load(shell, &global.manifest) else {
+        SandboxCommand::Reset(manifest) => {
+            let Some(loaded) = super::load(shell, &manifest.manifest) else {
                 return Ok(Exit::Failure);
             };
             let (state, existed) = ops::sandbox::reset(&loaded.manifest)?;

@@ -94,7 +94,7 @@ pub async fn import(
         _ => None,
     };
     let document = ImportedManifest {
-        region: Some(connection.target.region.clone()),
+        region: connection.target.region.clone(),
         endpoint: match &sandbox {
             Some(_) => None,
             None => connect_options

@@ -136,7 +136,8 @@ pub struct Summary {
 pub struct PlanTarget {
     /// The base URL, or `sandbox:<state file>` for the embedded emulator.
     pub endpoint: String,
-    pub region: String,
+    /// `null` when none was needed (an explicit endpoint with a bearer key).
+    pub region: Option<String>,
 }
 
 /// The whole plan, exactly the JSON object of `plan --format json` and `--out`.

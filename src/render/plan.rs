@@ -470,7 +470,7 @@ mod tests {
             manifest: "projects.yaml".into(),
             target: PlanTarget {
                 endpoint: "http://127.0.0.1:1/v1".into(),
-                region: "us-east-1".into(),
+                region: Some("us-east-1".into()),
             },
             summary: Summary {
                 unmanaged,

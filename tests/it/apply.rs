@@ -615,7 +615,7 @@ fn a_plan_made_for_another_endpoint_is_refused() {
     let other = start(&small_seed(), &[]);
     let output = planned
         .ws
-        .tagrec(&["--endpoint", &other.sandbox.base_url, "apply", "plan.json"])
+        .tagrec(&["apply", "plan.json", "--endpoint", &other.sandbox.base_url])
         .env("TAGREC_API_KEY", KEY)
         .output()
         .expect("tagrec runs");
@@ -709,8 +709,8 @@ fn spawn_apply(account: &Account) -> Child {
         .env("NO_COLOR", "1")
         .env_remove("TAGREC_ENDPOINT")
         .current_dir(account.ws.root())
-        .args(["--endpoint", &account.sandbox.base_url])
         .args(["apply", "--auto-approve"])
+        .args(["--endpoint", &account.sandbox.base_url])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -485,7 +485,7 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
 
     // The policy is in force now: plan reports the violations (exit 1), but validate is the
     // offline proof that the written manifest is well-formed.
-    let validate = run(&account, READ_KEY, &["validate"]);
+    let validate = account.ws.tagrec(&["validate"]).output().unwrap();
     assert!(
         stdout(&validate).contains("policy") || stderr(&validate).contains("policy"),
         "the imported policy is applied"

@@ -713,6 +713,7 @@ fn manifest_at(path: &Path, target: Target) -> Manifest {
 fn global(endpoint: Option<&str>, auth: AuthMode) -> ConnectOptions {
     ConnectOptions {
         endpoint: endpoint.map(str::to_string),
+        region: None,
         auth,
     }
 }
@@ -757,7 +758,7 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
         connection.target,
         PlanTarget {
             endpoint: emulator.base.clone(),
-            region: "us-east-1".into()
+            region: Some("us-east-1".into())
         }
     );
     assert_eq!(connection.api.list().await.unwrap().len(), 1);
@@ -781,10 +782,10 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     .unwrap();
     assert_eq!(connection.api.list().await.unwrap().len(), 1);
 
-    // No region anywhere: a clear error before any request.
+    // No region anywhere and no endpoint to use instead: a clear error before any request.
     let no_region = manifest_at(Path::new("repo/projects.yaml"), Target::default());
     let error = connect_with_env(
-        &global(Some(&emulator.base), AuthMode::Auto),
+        &global(None, AuthMode::Auto),
         &no_region,
         &env(vec![]),
     )
@@ -792,7 +793,17 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     .unwrap()
     .to_string();
     assert!(error.contains("repo/projects.yaml"), "{error}");
-    assert!(error.contains("AWS_REGION"), "{error}");
+    assert!(error.contains("--region"), "{error}");
+    // An endpoint needs a region only to sign with SigV4.
+    let error = connect_with_env(
+        &global(Some(&emulator.base), AuthMode::Auto),
+        &no_region,
+        &env(aws),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(error.contains("SigV4 signs for a region"), "{error}");
 }
 
 #[tokio::test]
@@ -869,7 +880,7 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
         connection.target,
         PlanTarget {
             endpoint: format!("sandbox:{}", state.display()),
-            region: "us-east-1".into()
+            region: Some("us-east-1".into())
         }
     );
     let projects = connection.api.list().await.unwrap();

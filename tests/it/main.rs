@@ -5,8 +5,10 @@ mod support;
 
 mod apply;
 mod audit;
+mod cli;
 mod client;
 mod layers;
 mod plan;
 mod sandbox;
+mod target;
 mod validate;

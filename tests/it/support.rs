@@ -388,11 +388,13 @@ impl Account {
         self.ws.path(name)
     }
 
-    /// `tagrec --endpoint <the emulator> ARGS` in the account's folder, with `key` as the only
+    /// `tagrec ARGS --endpoint <the emulator>` in the account's folder, with `key` as the only
     /// credential (none when `None`), no colour and no terminal.
     pub fn command(&self, key: Option<&str>, args: &[&str]) -> assert_cmd::Command {
-        let mut command = self.ws.tagrec(&["--endpoint", &self.sandbox.base_url]);
-        command.args(args).env("NO_COLOR", "1");
+        let mut command = self.ws.tagrec(args);
+        command
+            .args(["--endpoint", &self.sandbox.base_url])
+            .env("NO_COLOR", "1");
         if let Some(key) = key {
             command.env("TAGREC_API_KEY", key);
         }
