@@ -7,6 +7,7 @@ mod apply;
 mod audit;
 mod cli;
 mod client;
+mod estate;
 mod layers;
 mod plan;
 mod sandbox;
