@@ -607,10 +607,8 @@ impl Loader<'_> {
             if name_ok && !self.name_is_free(&mut names, &name, name_node.span, pinned) {
                 ok = false;
             }
-            let protect = match find("protect") {
-                Some(node) => self.boolean(node, "protect").unwrap_or(false),
-                None => false,
-            };
+            // Absent is not `false`: without `protect:` the live tag is left as it is.
+            let protect = find("protect").and_then(|node| self.boolean(node, "protect"));
             let tags_entry = entries.iter().find(|(k, _, _)| *k == "tags");
             let written = match tags_entry {
                 Some((_, _, tags)) => self.tags(tags, Some((&name, manifest.owner.is_some()))),
@@ -628,7 +626,7 @@ impl Loader<'_> {
             if let Some(owner) = &manifest.owner {
                 tags.insert(OWNER_TAG.to_string(), tag(owner, TagSource::Owner));
             }
-            if protect {
+            if protect == Some(true) {
                 tags.insert(
                     PROTECT_TAG.to_string(),
                     tag(PROTECT_VALUE, TagSource::Protect),
@@ -897,6 +895,22 @@ mod tests {
                 "`NOT-AN-ID` is not a project id",
                 "two projects pin id `proj_a1` (the first at line 4)"
             ]
+        );
+    }
+
+    #[test]
+    fn protect_absent_true_and_false_are_three_things() {
+        let (projects, problems) = load(
+            "  - name: A\n  - name: B\n    protect: true\n  - name: C\n    protect: false\n",
+        );
+        assert_eq!(problems, []);
+        let got: Vec<_> = projects
+            .iter()
+            .map(|p| (p.protect, p.tags.get(PROTECT_TAG).map(|t| t.value.as_str())))
+            .collect();
+        assert_eq!(
+            got,
+            [(None, None), (Some(true), Some("true")), (Some(false), None)]
         );
     }
 
