@@ -823,7 +823,9 @@ mod tests {
         let problems = out
             .into_iter()
             .map(|d| {
-                let place = d.place.unwrap_or_else(|| panic!("{} has no place", d.message));
+                let place = d
+                    .place
+                    .unwrap_or_else(|| panic!("{} has no place", d.message));
                 (place.line, place.column, d.message)
             })
             .collect();
@@ -832,9 +834,8 @@ mod tests {
 
     #[test]
     fn names_repeat_only_between_entries_that_each_pin_an_id() {
-        let (projects, problems) = load(
-            "  - name: A\n    id: proj_a1\n  - name: A\n    id: proj_a2\n  - name: B\n",
-        );
+        let (projects, problems) =
+            load("  - name: A\n    id: proj_a1\n  - name: A\n    id: proj_a2\n  - name: B\n");
         assert_eq!(problems, []);
         let pinned: Vec<_> = projects
             .iter()
@@ -851,7 +852,11 @@ mod tests {
         let (_, problems) = load("  - name: A\n  - name: A\n");
         assert_eq!(
             problems,
-            [(4, 11, "two projects are named `A` (the first at line 3)".into())]
+            [(
+                4,
+                11,
+                "two projects are named `A` (the first at line 3)".into()
+            )]
         );
         // Unpinned first, pinned second: the pinned one is reported, naming the unpinned line.
         let (_, problems) = load("  - name: A\n  - name: A\n    id: proj_a1\n");
@@ -900,9 +905,8 @@ mod tests {
 
     #[test]
     fn protect_absent_true_and_false_are_three_things() {
-        let (projects, problems) = load(
-            "  - name: A\n  - name: B\n    protect: true\n  - name: C\n    protect: false\n",
-        );
+        let (projects, problems) =
+            load("  - name: A\n  - name: B\n    protect: true\n  - name: C\n    protect: false\n");
         assert_eq!(problems, []);
         let got: Vec<_> = projects
             .iter()
@@ -910,7 +914,11 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [(None, None), (Some(true), Some("true")), (Some(false), None)]
+            [
+                (None, None),
+                (Some(true), Some("true")),
+                (Some(false), None)
+            ]
         );
     }
 

@@ -306,7 +306,11 @@ fn protect_write(entry: Option<bool>, live_value: Option<&str>) -> Option<Option
     let change = p.changes.first()?;
     let request = change.modify_request().expect("an update");
     assert!(
-        request.add_tags.keys().chain(&request.remove_tag_keys).all(|k| k == PROTECT_TAG),
+        request
+            .add_tags
+            .keys()
+            .chain(&request.remove_tag_keys)
+            .all(|k| k == PROTECT_TAG),
         "only tagrec:protect changes: {request:?}"
     );
     if let Some(v) = request.add_tags.get(PROTECT_TAG) {
@@ -319,8 +323,16 @@ fn protect_write(entry: Option<bool>, live_value: Option<&str>) -> Option<Option
 #[test]
 fn without_protect_the_live_tag_is_left_as_it_is_whatever_its_value() {
     assert_eq!(protect_write(None, None), None);
-    assert_eq!(protect_write(None, Some("true")), None, "protection stays on the project");
-    assert_eq!(protect_write(None, Some("yes")), None, "a value set by hand is kept");
+    assert_eq!(
+        protect_write(None, Some("true")),
+        None,
+        "protection stays on the project"
+    );
+    assert_eq!(
+        protect_write(None, Some("yes")),
+        None,
+        "a value set by hand is kept"
+    );
     assert_eq!(protect_write(None, Some("")), None);
 }
 
@@ -328,8 +340,14 @@ fn without_protect_the_live_tag_is_left_as_it_is_whatever_its_value() {
 fn protect_true_writes_true_over_any_other_value() {
     assert_eq!(protect_write(Some(true), None), Some(Some("true".into())));
     assert_eq!(protect_write(Some(true), Some("true")), None);
-    assert_eq!(protect_write(Some(true), Some("yes")), Some(Some("true".into())));
-    assert_eq!(protect_write(Some(true), Some("TRUE")), Some(Some("true".into())));
+    assert_eq!(
+        protect_write(Some(true), Some("yes")),
+        Some(Some("true".into()))
+    );
+    assert_eq!(
+        protect_write(Some(true), Some("TRUE")),
+        Some(Some("true".into()))
+    );
 }
 
 #[test]
@@ -383,7 +401,11 @@ fn two_pinned_entries_with_one_name_each_match_their_own_project() {
         live("proj_c", "Elsewhere", &[]),
     ];
     // The entry pinned to proj_c renames it to the shared name; the API allows it.
-    let d = [pinned("proj_c", "c"), pinned("proj_b", "b"), pinned("proj_a", "a")];
+    let d = [
+        pinned("proj_c", "c"),
+        pinned("proj_b", "b"),
+        pinned("proj_a", "a"),
+    ];
     let p = Opts::new().plan(&d, &l);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     let got: Vec<_> = p
