@@ -319,6 +319,135 @@ fn audit_exits_1_on_errors_and_says_why() {
     assert_exit(&out, 1);
 }
 
+/// Three active projects named "Search": one claimed by a pin (on an entry that renames it), two
+/// that the manifest's unpinned "Search" cannot tell apart; one of those breaks the policy.
+fn conflict_account() -> Account {
+    let account = start(&json!([
+        project("proj_sssssssssssssssssss1", "Search", good_tags("Search")),
+        project(
+            "proj_sssssssssssssssssss2",
+            "Search",
+            json!({"Application": "Search"})
+        ),
+        project("proj_sssssssssssssssssss3", "Search", good_tags("Search")),
+    ]));
+    account.ws.write(
+        "projects.yaml",
+        "version: 1
+target: {region: us-east-1}
+policy: policies/required-tags.yaml
+projects:
+  - name: Search
+    tags: {Application: Search, Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
+  - name: Search-Old
+    id: proj_sssssssssssssssssss3
+    tags: {Application: Search, Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
+",
+    );
+    account
+}
+
+const CONFLICT: &str = "2 active projects are named \"Search\" (proj_sssssssssssssssssss1, proj_sssssssssssssssssss2) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:`";
+
+#[test]
+fn audit_shows_a_name_declared_without_id_and_carried_twice_as_a_conflict() {
+    let account = conflict_account();
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "json"]);
+    assert_exit(&out, 2);
+    let audit: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flags: Vec<(&str, bool, bool)> = audit["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["managed"].as_bool().unwrap(),
+                p["conflict"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("proj_sssssssssssssssssss1", false, true),
+            ("proj_sssssssssssssssssss2", false, true),
+            ("proj_sssssssssssssssssss3", true, false),
+        ],
+        "sorted by name then id; the pinned one is managed"
+    );
+
+    let out = run(&account, READ_KEY, &["audit"]);
+    assert_exit(&out, 2);
+    let text = stdout(&out);
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("proj_sssssssssssssssssss1").contains("  conflict  "),
+        "{text}"
+    );
+    assert!(
+        row("proj_sssssssssssssssssss2").contains("  conflict  "),
+        "{text}"
+    );
+    assert!(
+        row("proj_sssssssssssssssssss3").contains("  yes  "),
+        "{text}"
+    );
+    assert!(text.contains(&format!("conflict: {CONFLICT}")), "{text}");
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "csv"]);
+    assert_exit(&out, 2);
+    let rows = read_csv(&stdout(&out));
+    let conflict_rows: Vec<Vec<&str>> = rows
+        .iter()
+        .filter(|r| r[2] == "conflict")
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        conflict_rows
+            .iter()
+            .filter(|r| r[3] == "conflict")
+            .map(|r| (r[1], r[4]))
+            .collect::<Vec<_>>(),
+        [
+            ("proj_sssssssssssssssssss1", CONFLICT),
+            ("proj_sssssssssssssssssss2", CONFLICT)
+        ],
+        "each project in the conflict has a row, even the compliant one"
+    );
+    assert!(
+        conflict_rows
+            .iter()
+            .any(|r| r[1] == "proj_sssssssssssssssssss2" && r[3] == "policy"),
+        "its violations keep their rows: {rows:?}"
+    );
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "markdown"]);
+    assert_exit(&out, 2);
+    let markdown = stdout(&out);
+    assert!(
+        markdown.contains("| Search | `proj_sssssssssssssssssss1` | conflict |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("**Conflict:**"), "{markdown}");
+
+    // And plan agrees: the same name is a conflict there.
+    let plan = run(&account, READ_KEY, &["plan"]);
+    assert_exit(&plan, 1);
+    assert!(
+        stderr(&plan).contains("proj_sssssssssssssssssss1, proj_sssssssssssssssssss2"),
+        "{}",
+        stderr(&plan)
+    );
+    assert_only_list_requests(&account);
+}
+
 fn yaml_doc(text: &str) -> Yaml<'_> {
     let mut docs = Yaml::load_from_str(text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
     assert_eq!(docs.len(), 1, "one YAML document");
