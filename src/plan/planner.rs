@@ -28,7 +28,7 @@ pub struct PlanOptions<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "{count} active projects are named \"{name}\" ({ids}): tagrec cannot tell which one the manifest means; pin one with `id:` in the manifest"
+        "{count} active projects are named \"{name}\" ({ids}): tagrec cannot tell which one the manifest means; pin one with `id:` in the manifest (or declare each with its own `id:`)"
     , count = ids.len(), ids = ids.join(", "))]
     Conflict {
         name: String,

@@ -33,7 +33,7 @@ impl NameConflict {
     /// The sentence every format shows.
     pub fn message(&self) -> String {
         format!(
-            "{} active projects are named \"{}\" ({}) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:`",
+            "{} active projects are named \"{}\" ({}) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:` (or declare each with its own `id:`)",
             self.ids.len(),
             self.name,
             self.ids.join(", ")

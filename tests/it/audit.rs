@@ -347,7 +347,7 @@ projects:
     account
 }
 
-const CONFLICT: &str = "2 active projects are named \"Search\" (proj_sssssssssssssssssss1, proj_sssssssssssssssssss2) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:`";
+const CONFLICT: &str = "2 active projects are named \"Search\" (proj_sssssssssssssssssss1, proj_sssssssssssssssssss2) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:` (or declare each with its own `id:`)";
 
 #[test]
 fn audit_shows_a_name_declared_without_id_and_carried_twice_as_a_conflict() {
