@@ -176,9 +176,11 @@ fn ownership_warning(live: &[LiveProject], owner: &str) -> Option<String> {
     ))
 }
 
-/// The live active projects as manifest entries: all tags but `aws:` ones; `tagrec:protect`
-/// becomes `protect: true` (the tag may not be written by hand); with an owner, `ManagedBy` is
-/// left to `owner:` (it may not be written by hand then either).
+/// The live active projects as manifest entries, sorted by name then id (names may repeat: each
+/// entry is pinned): all tags but `aws:` ones; `tagrec:protect: "true"` becomes `protect: true`
+/// (the tag may not be written by hand), and any other value is not written at all: an entry
+/// without `protect:` leaves it on the project. With an owner, `ManagedBy` is left to `owner:`
+/// (it may not be written by hand then either).
 pub fn imported(live: &[LiveProject], owner: Option<&str>) -> Vec<ImportedProject> {
     let mut projects: Vec<ImportedProject> = live
         .iter()
