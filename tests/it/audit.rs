@@ -319,6 +319,135 @@ fn audit_exits_1_on_errors_and_says_why() {
     assert_exit(&out, 1);
 }
 
+/// Three active projects named "Search": one claimed by a pin (on an entry that renames it), two
+/// that the manifest's unpinned "Search" cannot tell apart; one of those breaks the policy.
+fn conflict_account() -> Account {
+    let account = start(&json!([
+        project("proj_sssssssssssssssssss1", "Search", good_tags("Search")),
+        project(
+            "proj_sssssssssssssssssss2",
+            "Search",
+            json!({"Application": "Search"})
+        ),
+        project("proj_sssssssssssssssssss3", "Search", good_tags("Search")),
+    ]));
+    account.ws.write(
+        "projects.yaml",
+        "version: 1
+target: {region: us-east-1}
+policy: policies/required-tags.yaml
+projects:
+  - name: Search
+    tags: {Application: Search, Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
+  - name: Search-Old
+    id: proj_sssssssssssssssssss3
+    tags: {Application: Search, Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
+",
+    );
+    account
+}
+
+const CONFLICT: &str = "2 active projects are named \"Search\" (proj_sssssssssssssssssss1, proj_sssssssssssssssssss2) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:` (or declare each with its own `id:`)";
+
+#[test]
+fn audit_shows_a_name_declared_without_id_and_carried_twice_as_a_conflict() {
+    let account = conflict_account();
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "json"]);
+    assert_exit(&out, 2);
+    let audit: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flags: Vec<(&str, bool, bool)> = audit["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["managed"].as_bool().unwrap(),
+                p["conflict"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("proj_sssssssssssssssssss1", false, true),
+            ("proj_sssssssssssssssssss2", false, true),
+            ("proj_sssssssssssssssssss3", true, false),
+        ],
+        "sorted by name then id; the pinned one is managed"
+    );
+
+    let out = run(&account, READ_KEY, &["audit"]);
+    assert_exit(&out, 2);
+    let text = stdout(&out);
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("proj_sssssssssssssssssss1").contains("  conflict  "),
+        "{text}"
+    );
+    assert!(
+        row("proj_sssssssssssssssssss2").contains("  conflict  "),
+        "{text}"
+    );
+    assert!(
+        row("proj_sssssssssssssssssss3").contains("  yes  "),
+        "{text}"
+    );
+    assert!(text.contains(&format!("conflict: {CONFLICT}")), "{text}");
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "csv"]);
+    assert_exit(&out, 2);
+    let rows = read_csv(&stdout(&out));
+    let conflict_rows: Vec<Vec<&str>> = rows
+        .iter()
+        .filter(|r| r[2] == "conflict")
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        conflict_rows
+            .iter()
+            .filter(|r| r[3] == "conflict")
+            .map(|r| (r[1], r[4]))
+            .collect::<Vec<_>>(),
+        [
+            ("proj_sssssssssssssssssss1", CONFLICT),
+            ("proj_sssssssssssssssssss2", CONFLICT)
+        ],
+        "each project in the conflict has a row, even the compliant one"
+    );
+    assert!(
+        conflict_rows
+            .iter()
+            .any(|r| r[1] == "proj_sssssssssssssssssss2" && r[3] == "policy"),
+        "its violations keep their rows: {rows:?}"
+    );
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "markdown"]);
+    assert_exit(&out, 2);
+    let markdown = stdout(&out);
+    assert!(
+        markdown.contains("| Search | `proj_sssssssssssssssssss1` | conflict |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("**Conflict:**"), "{markdown}");
+
+    // And plan agrees: the same name is a conflict there.
+    let plan = run(&account, READ_KEY, &["plan"]);
+    assert_exit(&plan, 1);
+    assert!(
+        stderr(&plan).contains("proj_sssssssssssssssssss1, proj_sssssssssssssssssss2"),
+        "{}",
+        stderr(&plan)
+    );
+    assert_only_list_requests(&account);
+}
+
 fn yaml_doc(text: &str) -> Yaml<'_> {
     let mut docs = Yaml::load_from_str(text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
     assert_eq!(docs.len(), 1, "one YAML document");
@@ -674,7 +803,16 @@ fn assert_import_then_plan_is_empty(live: &Value) {
                 (k.to_string(), Value::String(v.to_string()))
             })
             .collect();
-        assert_eq!(Value::Object(tags), live["tags"], "{text}");
+        // All tags but AWS's and tagrec's own; `protect: true` exactly for "true".
+        let mut expected = live["tags"].as_object().cloned().unwrap_or_default();
+        let protect = expected.remove("tagrec:protect");
+        expected.retain(|k, _| !k.to_ascii_lowercase().starts_with("aws:"));
+        assert_eq!(Value::Object(tags), Value::Object(expected), "{text}");
+        assert_eq!(
+            p.as_mapping_get("protect").and_then(Yaml::as_bool),
+            (protect == Some(json!("true"))).then_some(true),
+            "{id}: protect\n{text}"
+        );
     }
     let plan = run(
         &account,
@@ -795,6 +933,296 @@ fn import_round_trips_the_example_account_through_its_sandbox_manifest() {
     assert!(get(&doc, "target").as_mapping_get("endpoint").is_none());
 }
 
+/// The projects of an imported manifest, by id: (name, protect, tags).
+fn imported_by_id(text: &str) -> std::collections::BTreeMap<String, (String, Option<bool>, Value)> {
+    let doc = yaml_doc(text);
+    get(&doc, "projects")
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let tags: serde_json::Map<String, Value> = get(p, "tags")
+                .as_mapping()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.as_str().unwrap().to_string(), json!(v.as_str().unwrap())))
+                .collect();
+            (
+                get(p, "id").as_str().unwrap().to_string(),
+                (
+                    get(p, "name").as_str().unwrap().to_string(),
+                    p.as_mapping_get("protect").and_then(Yaml::as_bool),
+                    Value::Object(tags),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn import_round_trips_projects_that_share_a_name_and_any_protect_value() {
+    let account = start(&json!([
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa1",
+            "Search",
+            json!({"Team": "one"})
+        ),
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa2",
+            "Search",
+            json!({"Team": "two"})
+        ),
+        project(
+            "proj_bbbbbbbbbbbbbbbbbbb1",
+            "Legal",
+            json!({"tagrec:protect": "true"})
+        ),
+        project(
+            "proj_ccccccccccccccccccc1",
+            "Console",
+            json!({"tagrec:protect": "yes", "Team": "c"})
+        ),
+        project(
+            "proj_ddddddddddddddddddd1",
+            "Blank",
+            json!({"tagrec:protect": ""})
+        ),
+    ]));
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--out", "m.yaml"],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("Wrote 5 projects to m.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let text = account.ws.read("m.yaml");
+    let projects = imported_by_id(&text);
+    let row = |id: &str| projects[id].clone();
+    assert_eq!(
+        row("proj_aaaaaaaaaaaaaaaaaaa1"),
+        ("Search".into(), None, json!({"Team": "one"}))
+    );
+    assert_eq!(
+        row("proj_aaaaaaaaaaaaaaaaaaa2"),
+        ("Search".into(), None, json!({"Team": "two"}))
+    );
+    assert_eq!(
+        row("proj_bbbbbbbbbbbbbbbbbbb1"),
+        ("Legal".into(), Some(true), json!({}))
+    );
+    // A value other than "true" does not protect: nothing is written for it, and the project
+    // keeps it, since an entry without `protect:` leaves the live tag alone.
+    assert_eq!(
+        row("proj_ccccccccccccccccccc1"),
+        ("Console".into(), None, json!({"Team": "c"}))
+    );
+    assert_eq!(
+        row("proj_ddddddddddddddddddd1"),
+        ("Blank".into(), None, json!({}))
+    );
+    let validate = account
+        .ws
+        .tagrec(&["validate", "-f", "m.yaml"])
+        .output()
+        .unwrap();
+    assert_exit(&validate, 0);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+    assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
+    assert_only_list_requests(&account);
+
+    // Setting `protect:` is what changes the hand-written values: false removes, true writes.
+    let edited = text
+        .replace(
+            "  - name: Console\n    id: proj_ccccccccccccccccccc1\n",
+            "  - name: Console\n    id: proj_ccccccccccccccccccc1\n    protect: false\n",
+        )
+        .replace(
+            "  - name: Blank\n    id: proj_ddddddddddddddddddd1\n",
+            "  - name: Blank\n    id: proj_ddddddddddddddddddd1\n    protect: true\n",
+        );
+    assert_ne!(
+        edited, text,
+        "the entries are where import wrote them:\n{text}"
+    );
+    account.ws.write("m.yaml", &edited);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--format", "json"],
+    );
+    assert_exit(&plan, 0);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let requests: Vec<(&str, &Value)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), &c["request"]))
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            (
+                "proj_ddddddddddddddddddd1",
+                &json!({"add_tags": {"tagrec:protect": "true"}})
+            ),
+            (
+                "proj_ccccccccccccccccccc1",
+                &json!({"remove_tag_keys": ["tagrec:protect"]})
+            ),
+        ]
+    );
+}
+
+#[test]
+fn import_with_owner_names_one_project_in_the_singular() {
+    let account = start(&json!([
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa1",
+            "Mine",
+            json!({"ManagedBy": "platform"})
+        ),
+        project("proj_bbbbbbbbbbbbbbbbbbb2", "Theirs", json!({})),
+    ]));
+    let out = run(
+        &account,
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "none.yaml",
+            "--out",
+            "-",
+            "--owner",
+            "platform",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains(
+            "1 of the imported projects does not carry `ManagedBy: platform`: the next apply sets it on it (taking it over): Theirs (proj_bbbbbbbbbbbbbbbbbbb2)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn import_out_into_a_folder_that_does_not_exist_makes_it() {
+    let account = start(&example_live());
+    let out = run(
+        &account,
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "none.yaml",
+            "--out",
+            "new/sub/projects.yaml",
+        ],
+    );
+    assert_exit(&out, 0);
+    let text = account.ws.read("new/sub/projects.yaml");
+    assert!(text.contains("id: proj_2z766pfxmkij5vwubv75"), "{text}");
+    let left: Vec<String> = std::fs::read_dir(account.path("new/sub"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["projects.yaml"], "no temporary file is left");
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "new/sub/projects.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+}
+
+#[test]
+fn import_to_stdout_writes_sandbox_paths_from_the_manifest_folder_and_says_so() {
+    // The README's line: `tagrec import -f examples/projects.yaml --out - > examples/imported.yaml`.
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["examples/projects.yaml", "examples/live.json"] {
+        let to = dir.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(Path::new(REPO).join(file), to).unwrap();
+    }
+    let run_in = |folder: &Path, args: &[&str]| {
+        tagrec()
+            .current_dir(folder)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    // Without the policy: this test is about paths, and the example account breaks it.
+    let manifest = std::fs::read_to_string(dir.path().join("examples/projects.yaml")).unwrap();
+    let bare: String = manifest
+        .lines()
+        .filter(|l| !l.starts_with("policy:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join("examples/projects.yaml"), bare).unwrap();
+
+    let out = run_in(
+        dir.path(),
+        &["import", "-f", "examples/projects.yaml", "--out", "-"],
+    );
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let doc = yaml_doc(&text);
+    let sandbox = get(get(&doc, "target"), "sandbox");
+    assert_eq!(get(sandbox, "seed").as_str(), Some("live.json"), "{text}");
+    let warning = stderr(&out);
+    assert!(
+        warning.contains("are relative to examples, the folder of examples/projects.yaml: save the manifest in that folder, or adjust them"),
+        "{warning}"
+    );
+    std::fs::write(dir.path().join("examples/imported.yaml"), &text).unwrap();
+    // Planned from the repository's root, and from inside the folder: no changes either way.
+    let plan = run_in(
+        dir.path(),
+        &[
+            "plan",
+            "-f",
+            "examples/imported.yaml",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_exit(&plan, 0);
+    assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
+    let plan = run_in(
+        &dir.path().join("examples"),
+        &["plan", "-f", "imported.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+    // Written to a file instead, no warning: import knows where the paths are read from.
+    let out = run_in(
+        dir.path(),
+        &[
+            "import",
+            "-f",
+            "examples/projects.yaml",
+            "--out",
+            "elsewhere/m.yaml",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let plan = run_in(
+        dir.path(),
+        &["plan", "-f", "elsewhere/m.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+}
+
 fn awkward_text() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => proptest::sample::select(AWKWARD).prop_map(str::to_string),
@@ -802,19 +1230,40 @@ fn awkward_text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Live projects: names drawn partly from a few (so that they repeat), awkward keys and values,
+/// `aws:` keys, and `tagrec:protect` absent, "true" or any other value.
 fn live_state() -> impl Strategy<Value = Vec<(String, Vec<(String, String)>)>> {
-    let name = awkward_text().prop_filter("a name is not blank", |n| !n.trim().is_empty());
-    // Names are unique here: a manifest may not repeat a name (product.md), even pinned by id.
-    let key = awkward_text().prop_filter("a key is 1-128 characters, not aws: or tagrec's", |k| {
-        !k.is_empty() && !k.starts_with("aws:") && k != "tagrec:protect"
+    let name = prop_oneof![
+        2 => awkward_text(),
+        1 => proptest::sample::select(&["Search", "Chat"][..]).prop_map(str::to_string),
+    ]
+    .prop_filter("a name is not blank, nor `default`", |n| {
+        !n.trim().is_empty() && n != "default"
     });
-    let tags = proptest::collection::btree_map(key, awkward_text(), 0..6)
-        .prop_map(|m| m.into_iter().collect::<Vec<_>>());
-    proptest::collection::btree_map(name, tags, 1..8).prop_map(|m| m.into_iter().collect())
+    let key = prop_oneof![
+        4 => awkward_text(),
+        1 => awkward_text().prop_map(|k| format!("aws:{k}")),
+    ]
+    .prop_filter("a key is 1-128 characters, not tagrec's", |k| {
+        !k.is_empty() && k != "tagrec:protect"
+    });
+    let protect = proptest::option::of(prop_oneof![Just("true".to_string()), awkward_text()]);
+    let project = (
+        name,
+        proptest::collection::btree_map(key, awkward_text(), 0..6),
+        protect,
+    )
+        .prop_map(|(name, tags, protect)| {
+            let mut tags: Vec<(String, String)> = tags.into_iter().collect();
+            tags.extend(protect.map(|v| ("tagrec:protect".to_string(), v)));
+            (name, tags)
+        });
+    proptest::collection::vec(project, 1..8)
 }
 
 proptest! {
-    // Each case starts an emulator and runs the binary twice: a modest number of cases.
+    // Each case starts an emulator and runs the binary twice: a modest number of cases (the
+    // in-process property in `ops::import` runs many more through the same loader and planner).
     #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
