@@ -2,22 +2,20 @@
 //! client, against `tagrec sandbox serve --latency-ms 50`. The target (issue 4): exactly 10 list
 //! requests per listing, and under 1.2 x 10 x 50 ms = 600 ms. Run: `cargo bench --bench client_list`.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+#[path = "../tests/it/support.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use tagrec::api::ProjectsApi;
 use tagrec::api::auth::Credentials;
 use tagrec::api::client::{HttpApi, parse_endpoint};
-use tagrec::cli::ColorMode;
-use tagrec::shell::{Shell, Verbosity};
 
 const PROJECTS: usize = 1_000;
 const LATENCY_MS: u64 = 50;
 const RUNS: usize = 20;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
     let seed: Vec<serde_json::Value> = (1..PROJECTS)
         .map(|i| {
             serde_json::json!({
@@ -27,50 +25,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         })
         .collect();
-    let seed_path = dir.path().join("seed.json");
-    std::fs::write(&seed_path, serde_json::to_vec(&seed)?)?;
-    let log = dir.path().join("requests.jsonl");
-
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tagrec"))
-        .args(["sandbox", "serve", "--listen", "127.0.0.1:0"])
-        .args(["--latency-ms", &LATENCY_MS.to_string()])
-        .arg("--seed")
-        .arg(&seed_path)
-        .arg("--request-log")
-        .arg(&log)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = server.stdout.take().ok_or("no stdout")?;
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        let _ = sender.send(line);
-        let mut rest = Vec::new();
-        let _ = reader.read_to_end(&mut rest);
-    });
-    let line = receiver.recv_timeout(Duration::from_secs(60))?;
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("the emulator did not start: {line:?}"))?
-        .to_string();
+    let latency = LATENCY_MS.to_string();
+    let mut account = support::Account::start(&seed.into(), &["--latency-ms", &latency]);
+    let base = account.sandbox.base_url.clone();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let api = HttpApi::new(
-        parse_endpoint(&base)?,
-        Credentials::None,
-        Shell::new(ColorMode::Never, Verbosity::Quiet),
-    )?;
-    let list_requests = || -> usize {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\"GET\"") && l.contains("/organization/projects\""))
+    let api = HttpApi::new(parse_endpoint(&base)?, Credentials::None)?;
+    let list_requests = |account: &support::Account| -> usize {
+        account
+            .requests()
+            .iter()
+            .filter(|r| r["method"] == "GET" && r["path"] == "/v1/organization/projects")
             .count()
     };
 
@@ -81,17 +48,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut times = Vec::with_capacity(RUNS);
     let mut requests = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
-        let before = list_requests();
+        let before = list_requests(&account);
         let started = Instant::now();
         let projects = runtime.block_on(api.list())?;
         times.push(started.elapsed());
         // The log line is written as the answer goes out; give the last one a moment.
         std::thread::sleep(Duration::from_millis(20));
-        requests.push(list_requests() - before);
+        requests.push(list_requests(&account) - before);
         assert_eq!(projects.len(), PROJECTS);
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    account.sandbox.kill();
 
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

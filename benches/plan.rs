@@ -7,9 +7,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use tagrec::api::{LiveProject, ProjectStatus};
-use tagrec::manifest::{DesiredProject, DesiredTag, OWNER_TAG, TagPatterns, TagSource};
+use tagrec::manifest::{DesiredProject, DesiredTag, TagPatterns, TagSource};
 use tagrec::plan::{PlanOptions, plan};
 use tagrec::policy::Violation;
+use tagrec::rules::OWNER_TAG;
 
 const OWNER: &str = "platform/bedrock-projects";
 const RUNS: usize = 5;
@@ -36,7 +37,7 @@ fn account(n: usize) -> (Vec<DesiredProject>, Vec<LiveProject>) {
         desired.push(DesiredProject {
             name: name.clone(),
             id: None,
-            protect: false,
+            protect: None,
             tags: tags
                 .iter()
                 .map(|(k, v)| {

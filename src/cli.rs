@@ -18,22 +18,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Flags every command takes.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// The manifest (YAML)
-    #[arg(
-        short = 'f',
-        long = "manifest",
-        global = true,
-        default_value = "projects.yaml"
-    )]
-    pub manifest: PathBuf,
-    /// The API's base URL, replacing the manifest's target (e.g. http://127.0.0.1:4010/v1)
-    #[arg(long, global = true, env = "TAGREC_ENDPOINT")]
-    pub endpoint: Option<String>,
-    /// Which credentials to use; `auto` takes the first found (see the README)
-    #[arg(long, global = true, value_enum, default_value_t = AuthMode::Auto)]
-    pub auth: AuthMode,
     /// When to colour output (NO_COLOR is honoured with `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorMode::Auto)]
     pub color: ColorMode,
@@ -45,18 +32,94 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+/// The manifest a command reads.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArg {
+    /// The manifest (YAML) that declares the projects, their tags and the target account
+    #[arg(
+        short = 'f',
+        long = "manifest",
+        value_name = "FILE",
+        default_value = "projects.yaml"
+    )]
+    pub manifest: PathBuf,
+}
+
+/// The manifests of an estate: `-f` repeatable and with globs, which of them a change touched,
+/// and how many run at once.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestsArgs {
+    /// A manifest (YAML) that declares the projects, their tags and the target account; repeat
+    /// it, or give a quoted glob ('accounts/*/*.yaml'), for several
+    #[arg(
+        short = 'f',
+        long = "manifest",
+        value_name = "FILE",
+        default_value = "projects.yaml"
+    )]
+    pub manifests: Vec<String>,
+    /// Keep only the manifests whose files (the manifest, its policy and the files its `$ref`s
+    /// name, its sandbox seed and costs) changed since the merge base of REF and HEAD
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// How many manifests run at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+}
+
+/// Where a command that talks to an account sends its requests, and as whom.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// The API's base URL, replacing the manifest's target (e.g. http://127.0.0.1:4010/v1)
+    #[arg(long, env = "TAGREC_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The target's region (for the endpoint's URL and SigV4); wins over `target.region`,
+    /// AWS_REGION and AWS_DEFAULT_REGION
+    #[arg(long, env = "TAGREC_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// Which credentials to use: `auto` takes the first found (TAGREC_API_KEY,
+    /// AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY, then SigV4 from AWS_ACCESS_KEY_ID, then
+    /// OPENAI_API_KEY)
+    #[arg(long, value_enum, default_value_t = AuthMode::Auto)]
+    pub auth: AuthMode,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthMode {
+    /// The first credentials found, in the order above
     Auto,
+    /// A bearer key only (Amazon Bedrock API key)
     Bearer,
+    /// AWS SigV4 only
     Sigv4,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorMode {
+    /// On a terminal, unless NO_COLOR is set
     Auto,
     Always,
     Never,
+}
+
+impl From<AuthMode> for crate::api::auth::AuthMode {
+    fn from(mode: AuthMode) -> Self {
+        match mode {
+            AuthMode::Auto => Self::Auto,
+            AuthMode::Bearer => Self::Bearer,
+            AuthMode::Sigv4 => Self::Sigv4,
+        }
+    }
+}
+
+impl From<ColorMode> for crate::shell::ColorMode {
+    fn from(mode: ColorMode) -> Self {
+        match mode {
+            ColorMode::Auto => Self::Auto,
+            ColorMode::Always => Self::Always,
+            ColorMode::Never => Self::Never,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,41 +137,78 @@ pub enum Command {
     /// The Bedrock Projects API emulator
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// List the manifests that -f and --changed-since select (for a CI matrix)
+    Manifests(ManifestsListArgs),
     /// Print the JSON Schema of the manifest format (for editors)
     Schema,
     /// Print shell completions
     Completions {
+        /// The shell to complete for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ValidateFormat {
+pub enum ManifestsFormat {
+    /// One file per line
     Text,
+    /// `{"manifests": [FILE, ...]}`
     Json,
+    /// `{"include": [{"manifest": FILE}, ...]}`, for a dynamic GitHub Actions matrix
+    GithubMatrix,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestsListArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    /// How to print the list
+    #[arg(long, value_enum, default_value_t = ManifestsFormat::Text)]
+    pub format: ManifestsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    /// Compiler-style messages with the source line
+    Text,
+    /// An array of problems with file, line and column
+    Json,
+    /// GitHub Actions annotations on the pull request
     Github,
+    /// SARIF 2.1.0, for GitHub code scanning
     Sarif,
 }
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+    /// How to print the problems
     #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
     pub format: ValidateFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
+    /// Terraform-style, for people
     Text,
+    /// The plan object (what --out saves)
     Json,
+    /// A pull-request comment
     Markdown,
 }
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Write the plan (JSON) to this file, for `tagrec apply FILE`
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// How to print the plan
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Exit 2 when there are changes, 0 when there are none, 1 on error
@@ -121,12 +221,18 @@ pub struct PlanArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ApplyFormat {
+    /// A line per change, then a summary
     Text,
+    /// The results as one object
     Json,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// A plan written by `tagrec plan --out`; executed exactly, after a stale check
     pub planfile: Option<PathBuf>,
     /// Do not ask for confirmation
@@ -141,37 +247,62 @@ pub struct ApplyArgs {
     /// Limit the changes to these projects (by name; repeatable)
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
+    /// How to report the results
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
     pub format: ApplyFormat,
+    /// The longest wait for a write to show in the list (lists may lag writes), in four steps;
+    /// for tests of an emulator whose lists never catch up
+    #[arg(long, hide = true, value_name = "MS", default_value_t = 2000)]
+    pub settle_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuditFormat {
+    /// A table, then the compliance rate
     Text,
+    /// The projects and their violations as one object
     Json,
+    /// One row per violation (RFC 4180)
     Csv,
+    /// A table for a job summary or a pull request
     Markdown,
 }
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How to print the audit
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    /// An existing manifest whose target (region, endpoint or sandbox) to read; when it does not
+    /// exist, the target comes from --endpoint, --region and the environment
+    #[arg(
+        short = 'f',
+        long = "manifest",
+        value_name = "FILE",
+        default_value = "projects.yaml"
+    )]
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Where to write the manifest (`-` for stdout)
-    #[arg(long, default_value = "projects.yaml")]
+    #[arg(long, value_name = "FILE", default_value = "projects.yaml")]
     pub out: PathBuf,
     /// Overwrite an existing file
     #[arg(long)]
     pub force: bool,
     /// Write `policy: FILE` into the manifest
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Write `owner: NAME`; a matching ManagedBy tag is then left to it
-    #[arg(long)]
+    #[arg(long, value_name = "NAME")]
     pub owner: Option<String>,
 }
 
@@ -179,8 +310,8 @@ pub struct ImportArgs {
 pub enum SandboxCommand {
     /// Serve the emulator over HTTP
     Serve(Box<ServeArgs>),
-    /// Delete the manifest's sandbox state
-    Reset,
+    /// Delete the manifest's sandbox state, so that it starts again from its seed
+    Reset(ManifestArg),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -194,8 +325,10 @@ pub struct ServeArgs {
     /// Initial projects (a JSON array in the API's shape), used when the state file does not exist
     #[arg(long)]
     pub seed: Option<PathBuf>,
+    /// The region the emulated account is in: in project ARNs, and the SigV4 region it checks
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    /// The emulated account's id, in project ARNs
     #[arg(long, default_value = "123456789012")]
     pub account_id: String,
     /// Require this key (Authorization: Bearer, or x-api-key)

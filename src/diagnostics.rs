@@ -1,5 +1,6 @@
-//! A place in a file, and a problem found there. Every stage (loader, policy, planner) reports
-//! through `Diagnostic`; the printers in `render` are the only code that shows one.
+//! A place in a file, and a problem found there. The loader and the policy check report through
+//! `Diagnostic` (every one an error: tagrec refuses what it cannot apply, it does not warn about
+//! it); the printers in `render` are the only code that shows one.
 
 use serde::Serialize;
 
@@ -17,6 +18,13 @@ pub struct Place {
     pub start: usize,
     #[serde(skip)]
     pub end: usize,
+}
+
+impl std::fmt::Display for Place {
+    /// `file:line:column`, as compilers and editors print a place.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
 }
 
 /// The rule ids of `product.md` ("validate output"); they are part of the contract.
@@ -56,17 +64,9 @@ impl Rule {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub rule: Rule,
-    pub severity: Severity,
     pub message: String,
     /// None only when there is no file to point at (for example a policy check of a live project).
     pub place: Option<Place>,
@@ -80,7 +80,6 @@ impl Diagnostic {
     pub fn error(rule: Rule, message: impl Into<String>) -> Self {
         Diagnostic {
             rule,
-            severity: Severity::Error,
             message: message.into(),
             place: None,
             project: None,

@@ -1,13 +1,17 @@
 //! The one output object: stdout carries a command's result, stderr its logs, progress and
-//! prompts. Colour and verbosity are decided here and nowhere else.
+//! prompts. Colour and verbosity are decided here and nowhere else. Layers below the commands
+//! never print: they return data, and log through `tracing`, whose events this module writes to
+//! stderr (warnings always, debug lines with `--verbose`, nothing with `--quiet`).
 
 use std::fmt::Display;
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Mutex;
 
 use anstream::{AutoStream, ColorChoice};
-use anstyle::{AnsiColor, Style};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::ColorMode;
+use crate::render::style::{BOLD, DIM, RED, YELLOW};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -16,25 +20,24 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// When to colour output (`NO_COLOR` is honoured with `Auto`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ColorMode {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Clone)]
 pub struct Shell {
     verbosity: Verbosity,
     color: ColorMode,
 }
 
-pub const RED: Style = AnsiColor::Red.on_default();
-pub const GREEN: Style = AnsiColor::Green.on_default();
-pub const YELLOW: Style = AnsiColor::Yellow.on_default();
-pub const BOLD: Style = Style::new().bold();
-pub const DIM: Style = Style::new().dimmed();
-
 impl Shell {
     pub fn new(color: ColorMode, verbosity: Verbosity) -> Self {
         Shell { verbosity, color }
-    }
-
-    pub fn verbosity(&self) -> Verbosity {
-        self.verbosity
     }
 
     fn choice(&self) -> ColorChoice {
@@ -58,14 +61,6 @@ impl Shell {
             ColorChoice::Auto => AutoStream::choice(&std::io::stderr()) != ColorChoice::Never,
             choice => choice != ColorChoice::Never,
         }
-    }
-
-    pub fn stdin_is_terminal(&self) -> bool {
-        std::io::stdin().is_terminal()
-    }
-
-    pub fn stderr_is_terminal(&self) -> bool {
-        std::io::stderr().is_terminal()
     }
 
     /// Writes a result to stdout, with ANSI styles stripped when colour is off.
@@ -102,20 +97,174 @@ impl Shell {
         }
     }
 
-    /// A log line on stderr, shown only with `--verbose`.
-    pub fn verbose(&self, message: impl FnOnce() -> String) {
-        if self.verbosity >= Verbosity::Verbose {
-            self.eprint(&format!("{DIM}{}{DIM:#}\n", message()));
+    /// Sends the `tracing` events of this process to stderr for the rest of its life: warnings
+    /// unless `--quiet`, debug lines (requests, decisions) with `--verbose`. Only tagrec's own
+    /// events: a library's internals are not the user's business.
+    pub fn install_log(&self) {
+        use tracing_subscriber::filter::{LevelFilter, Targets};
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let level = match self.verbosity {
+            Verbosity::Quiet => LevelFilter::ERROR,
+            Verbosity::Normal => LevelFilter::WARN,
+            Verbosity::Verbose => LevelFilter::DEBUG,
+        };
+        let shell = self.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .event_format(LogLine {
+                colored: self.stderr_colored(),
+            })
+            .with_writer(move || LogWriter(shell.clone()));
+        let _ = tracing_subscriber::registry()
+            .with(Targets::new().with_target("tagrec", level))
+            .with(layer)
+            .try_init();
+    }
+
+    /// Asks a yes/no question on the terminal; `Ok(false)` for any answer but `yes`. The caller
+    /// checks `stdin_is_terminal` first: without a terminal tagrec never asks.
+    pub fn confirm(&self, question: &str) -> anyhow::Result<bool> {
+        self.eprint(&format!("\n{question} Only 'yes' is accepted: "));
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| anyhow::anyhow!("could not read the answer: {e}"))?;
+        Ok(answer.trim() == "yes")
+    }
+
+    pub fn stdin_is_terminal(&self) -> bool {
+        std::io::stdin().is_terminal()
+    }
+
+    /// Appends to the GitHub Actions job summary when the job has one (`GITHUB_STEP_SUMMARY`).
+    pub fn append_step_summary(&self, markdown: &str) -> anyhow::Result<()> {
+        let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        let path = Path::new(&path);
+        let append = || -> std::io::Result<()> {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            file.write_all(markdown.as_bytes())?;
+            file.write_all(b"\n")
+        };
+        append().map_err(|e| {
+            anyhow::anyhow!(
+                "could not append to GITHUB_STEP_SUMMARY ({}): {e}",
+                path.display()
+            )
+        })
+    }
+
+    /// A display of work in progress: a bar on a terminal, one line per finished item otherwise
+    /// (CI logs); nothing but failures with `--quiet`.
+    pub fn progress(&self, total: u64) -> Progress {
+        let bar =
+            (std::io::stderr().is_terminal() && self.verbosity > Verbosity::Quiet).then(|| {
+                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+                if let Ok(style) =
+                    ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+                {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar
+            });
+        Progress {
+            shell: self.clone(),
+            bar,
+            lines: Mutex::new(()),
+        }
+    }
+}
+
+/// See `Shell::progress`.
+pub struct Progress {
+    shell: Shell,
+    bar: Option<ProgressBar>,
+    lines: Mutex<()>,
+}
+
+impl Progress {
+    /// One item finished; `line` says how. On a bar only items that did not go well get a line.
+    pub fn finished(&self, line: &str, well: bool) {
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                if !well {
+                    bar.println(line);
+                }
+            }
+            None => {
+                let _guard = self.lines.lock();
+                self.shell.status(line);
+            }
         }
     }
 
-    /// A style that is a no-op when stdout is not coloured; for printers that build strings.
-    pub fn style_for_stdout(&self, style: Style) -> Style {
-        if self.stdout_colored() {
-            style
-        } else {
-            Style::new()
+    /// A new phase of the work (`verifying`).
+    pub fn phase(&self, bar_message: &'static str, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(bar_message),
+            None => self.shell.status(line),
         }
+    }
+
+    /// Removes the bar; later lines print below where it was.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A `tracing` event as tagrec prints it: `warning: …` in yellow, debug lines dimmed.
+struct LogLine {
+    colored: bool,
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for LogLine
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = *event.metadata().level();
+        let (before, after) = match (self.colored, level) {
+            (_, tracing::Level::ERROR) => {
+                (format!("{RED}{BOLD}error{BOLD:#}{RED:#}: "), String::new())
+            }
+            (_, tracing::Level::WARN) => (
+                format!("{YELLOW}{BOLD}warning{BOLD:#}{YELLOW:#}: "),
+                String::new(),
+            ),
+            (true, _) => (format!("{DIM}"), format!("{DIM:#}")),
+            (false, _) => (String::new(), String::new()),
+        };
+        write!(writer, "{before}")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer, "{after}")
+    }
+}
+
+/// stderr through the shell, so that styles are stripped when colour is off.
+struct LogWriter(Shell);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.eprint(&String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

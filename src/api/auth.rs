@@ -8,7 +8,14 @@ use std::time::SystemTime;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 
-use crate::cli::AuthMode;
+/// Which credentials to use: the first found in `product.md`'s order, or one kind forced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuthMode {
+    #[default]
+    Auto,
+    Bearer,
+    Sigv4,
+}
 
 /// The SigV4 service name of the endpoint; signing as `bedrock` gets a 401.
 pub const SIGV4_SERVICE: &str = "bedrock-mantle";
@@ -75,6 +82,11 @@ pub enum AuthError {
     NoSigV4Credentials,
     #[error("{variable} is set but AWS_SECRET_ACCESS_KEY is not: SigV4 needs both")]
     IncompleteSigV4 { variable: &'static str },
+    #[error(
+        "SigV4 signs for a region, and none is set: give --region (or TAGREC_REGION), \
+         `target.region` in the manifest, or AWS_REGION"
+    )]
+    NoRegion,
     #[error("cannot sign the request with SigV4: {0}")]
     Signing(String),
 }
@@ -84,7 +96,7 @@ pub enum AuthError {
 /// expands to an empty string.
 pub fn resolve(
     mode: AuthMode,
-    region: &str,
+    region: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Credentials, AuthError> {
     let lookup = |name: &str| env(name).filter(|v| !v.trim().is_empty());
@@ -102,7 +114,7 @@ pub fn resolve(
                 access_key_id: Secret::new(id.trim()),
                 secret_access_key: Secret::new(secret.trim()),
                 session_token: lookup("AWS_SESSION_TOKEN").map(|t| Secret::new(t.trim())),
-                region: region.to_string(),
+                region: region.ok_or(AuthError::NoRegion)?.to_string(),
             })),
             (Some(_), None) => Err(AuthError::IncompleteSigV4 {
                 variable: "AWS_ACCESS_KEY_ID",
@@ -151,11 +163,6 @@ impl Credentials {
             }
             Credentials::None => "no credentials".to_string(),
         }
-    }
-
-    /// Whether these are a bearer key, which may be a long-term key that can only read.
-    pub fn is_bearer(&self) -> bool {
-        matches!(self, Credentials::Bearer { .. })
     }
 
     /// The headers that authenticate one request. `url` must be the exact URL sent (already
@@ -261,10 +268,10 @@ mod tests {
             ("BEDROCK_API_KEY", "b"),
             ("AWS_BEARER_TOKEN_BEDROCK", "a"),
         ]);
-        let found = resolve(AuthMode::Auto, "us-east-1", &env_of(&pairs)).unwrap();
+        let found = resolve(AuthMode::Auto, Some("us-east-1"), &env_of(&pairs)).unwrap();
         assert_eq!(variable_of(&found), "AWS_BEARER_TOKEN_BEDROCK");
         pairs.push(("TAGREC_API_KEY", "t"));
-        let found = resolve(AuthMode::Auto, "us-east-1", &env_of(&pairs)).unwrap();
+        let found = resolve(AuthMode::Auto, Some("us-east-1"), &env_of(&pairs)).unwrap();
         assert_eq!(variable_of(&found), "TAGREC_API_KEY");
     }
 
@@ -272,14 +279,14 @@ mod tests {
     fn sigv4_comes_before_openai_key() {
         let mut pairs = SIGV4_ENV.to_vec();
         pairs.push(("OPENAI_API_KEY", "o"));
-        let found = resolve(AuthMode::Auto, "eu-west-1", &env_of(&pairs)).unwrap();
+        let found = resolve(AuthMode::Auto, Some("eu-west-1"), &env_of(&pairs)).unwrap();
         match found {
             Credentials::SigV4 { region, .. } => assert_eq!(region, "eu-west-1"),
             other => panic!("expected SigV4, got {other:?}"),
         }
         let found = resolve(
             AuthMode::Auto,
-            "eu-west-1",
+            Some("eu-west-1"),
             &env_of(&[("OPENAI_API_KEY", "o")]),
         );
         assert_eq!(variable_of(&found.unwrap()), "OPENAI_API_KEY");
@@ -292,9 +299,9 @@ mod tests {
             ("BEDROCK_API_KEY", "  "),
             ("OPENAI_API_KEY", "o"),
         ];
-        let found = resolve(AuthMode::Auto, "us-east-1", &env_of(&pairs)).unwrap();
+        let found = resolve(AuthMode::Auto, Some("us-east-1"), &env_of(&pairs)).unwrap();
         assert_eq!(variable_of(&found), "OPENAI_API_KEY");
-        let none = resolve(AuthMode::Auto, "us-east-1", &env_of(&[])).unwrap();
+        let none = resolve(AuthMode::Auto, Some("us-east-1"), &env_of(&[])).unwrap();
         assert_eq!(none, Credentials::None);
     }
 
@@ -302,21 +309,21 @@ mod tests {
     fn forced_modes_skip_the_others_and_fail_clearly() {
         let mut pairs = SIGV4_ENV.to_vec();
         pairs.push(("TAGREC_API_KEY", "t"));
-        let sigv4 = resolve(AuthMode::Sigv4, "us-east-1", &env_of(&pairs)).unwrap();
+        let sigv4 = resolve(AuthMode::Sigv4, Some("us-east-1"), &env_of(&pairs)).unwrap();
         assert_eq!(variable_of(&sigv4), "sigv4");
-        let bearer = resolve(AuthMode::Bearer, "us-east-1", &env_of(&SIGV4_ENV));
+        let bearer = resolve(AuthMode::Bearer, Some("us-east-1"), &env_of(&SIGV4_ENV));
         assert_eq!(bearer, Err(AuthError::NoBearerKey));
         let only_openai = env_of(&[("OPENAI_API_KEY", "o")]);
-        let bearer = resolve(AuthMode::Bearer, "us-east-1", &only_openai).unwrap();
+        let bearer = resolve(AuthMode::Bearer, Some("us-east-1"), &only_openai).unwrap();
         assert_eq!(variable_of(&bearer), "OPENAI_API_KEY");
-        let sigv4 = resolve(AuthMode::Sigv4, "us-east-1", &only_openai);
+        let sigv4 = resolve(AuthMode::Sigv4, Some("us-east-1"), &only_openai);
         assert_eq!(sigv4, Err(AuthError::NoSigV4Credentials));
     }
 
     #[test]
     fn an_access_key_without_its_secret_is_an_error() {
         let env = env_of(&[("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")]);
-        let err = resolve(AuthMode::Auto, "us-east-1", &env).unwrap_err();
+        let err = resolve(AuthMode::Auto, Some("us-east-1"), &env).unwrap_err();
         assert!(err.to_string().contains("AWS_SECRET_ACCESS_KEY"));
     }
 
@@ -324,10 +331,10 @@ mod tests {
     fn descriptions_and_debug_never_show_secrets() {
         let mut pairs = SIGV4_ENV.to_vec();
         pairs.push(("AWS_SESSION_TOKEN", "session-token-value"));
-        let sigv4 = resolve(AuthMode::Sigv4, "us-east-1", &env_of(&pairs)).unwrap();
+        let sigv4 = resolve(AuthMode::Sigv4, Some("us-east-1"), &env_of(&pairs)).unwrap();
         let bearer = resolve(
             AuthMode::Auto,
-            "us-east-1",
+            Some("us-east-1"),
             &env_of(&[("BEDROCK_API_KEY", "bedrock-key-value")]),
         )
         .unwrap();
@@ -373,7 +380,7 @@ mod tests {
     #[test]
     fn sigv4_signature_matches_the_published_algorithm() {
         use hmac_sha256 as h;
-        let credentials = resolve(AuthMode::Sigv4, "us-east-1", &env_of(&SIGV4_ENV)).unwrap();
+        let credentials = resolve(AuthMode::Sigv4, Some("us-east-1"), &env_of(&SIGV4_ENV)).unwrap();
         let now = UNIX_EPOCH + Duration::from_secs(1_440_938_160); // 2015-08-30T12:36:00Z
         let body = br#"{"name":"A"}"#;
         let url = "https://bedrock-mantle.us-east-1.api.aws/v1/organization/projects?limit=100";
@@ -424,7 +431,7 @@ mod tests {
     fn session_token_is_sent_and_signed() {
         let mut pairs = SIGV4_ENV.to_vec();
         pairs.push(("AWS_SESSION_TOKEN", "tok"));
-        let credentials = resolve(AuthMode::Auto, "us-west-2", &env_of(&pairs)).unwrap();
+        let credentials = resolve(AuthMode::Auto, Some("us-west-2"), &env_of(&pairs)).unwrap();
         let headers = credentials
             .headers_for(
                 "GET",

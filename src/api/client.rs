@@ -14,7 +14,6 @@ use super::auth::{Credentials, SIGV4_SERVICE};
 use super::model::{ErrorBody, ProjectList};
 use super::retry::{RetryPolicy, parse_retry_after, with_retries};
 use super::{ApiError, CreateProject, LiveProject, ModifyProject, ProjectsApi};
-use crate::shell::Shell;
 
 /// The page size tagrec asks for: the API's maximum, so 1,000 projects take 10 requests.
 pub const PAGE_LIMIT: usize = 100;
@@ -109,7 +108,6 @@ pub struct HttpApi {
     base: Url,
     credentials: Credentials,
     retry: RetryPolicy,
-    shell: Shell,
 }
 
 impl std::fmt::Debug for HttpApi {
@@ -133,7 +131,7 @@ struct Call<'a> {
 }
 
 impl HttpApi {
-    pub fn new(base: Url, credentials: Credentials, shell: Shell) -> Result<Self, EndpointError> {
+    pub fn new(base: Url, credentials: Credentials) -> Result<Self, EndpointError> {
         // reqwest is built without a crypto provider; ring is the one tagrec ships. A second
         // install (tests, a second client) reports "already installed", which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -152,17 +150,12 @@ impl HttpApi {
             base,
             credentials,
             retry: RetryPolicy::default(),
-            shell,
         })
     }
 
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
-    }
-
-    pub fn base(&self) -> &Url {
-        &self.base
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
@@ -226,15 +219,13 @@ impl HttpApi {
             .bytes()
             .await
             .map_err(|e| self.transport_error(&e))?;
-        self.shell.verbose(|| {
-            format!(
-                "{} {} -> {} ({} ms)",
-                call.method,
-                call.url,
-                status.as_u16(),
-                started.elapsed().as_millis()
-            )
-        });
+        tracing::debug!(
+            "{} {} -> {} ({} ms)",
+            call.method,
+            call.url,
+            status.as_u16(),
+            started.elapsed().as_millis()
+        );
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| {
                 ApiError::Decode(format!(
@@ -351,6 +342,13 @@ impl HttpApi {
 
     fn transport_error(&self, error: &reqwest::Error) -> ApiError {
         let message = error_chain(error);
+        // hyper's resolver says "dns error"; a name that does not resolve will not heal.
+        if error.is_connect() && message.contains("dns error") {
+            return ApiError::UnknownHost {
+                host: self.base.host_str().unwrap_or_default().to_string(),
+                message: message.rsplit(": ").next().unwrap_or(&message).to_string(),
+            };
+        }
         if error.is_connect() {
             ApiError::Connect {
                 endpoint: self.base.to_string(),
@@ -371,15 +369,13 @@ impl HttpApi {
     /// Sends an idempotent request, retrying as the policy allows.
     async fn send_retried<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, ApiError> {
         let on_retry = |error: &ApiError, delay: Duration, attempt: usize| {
-            self.shell.verbose(|| {
-                format!(
-                    "{} {}: {error}; attempt {attempt} of {} in {} ms",
-                    call.method,
-                    call.url,
-                    self.retry.max_attempts,
-                    delay.as_millis()
-                )
-            });
+            tracing::debug!(
+                "{} {}: {error}; attempt {attempt} of {} in {} ms",
+                call.method,
+                call.url,
+                self.retry.max_attempts,
+                delay.as_millis()
+            );
         };
         with_retries(&self.retry, on_retry, || self.send_once(&call)).await
     }
@@ -656,7 +652,6 @@ mod tests {
         let api = HttpApi::new(
             parse_endpoint("http://127.0.0.1:9/v1/").unwrap(),
             Credentials::None,
-            Shell::new(crate::cli::ColorMode::Never, crate::shell::Verbosity::Quiet),
         )
         .unwrap();
         let url = api.url(

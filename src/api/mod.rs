@@ -1,9 +1,10 @@
 //! The Bedrock Projects API: the `ProjectsApi` trait that everything above it uses, its wire
-//! model, and its implementations (HTTP in `client`, the in-process sandbox in `crate::sandbox`).
+//! model, the HTTP client with its credentials and retries. The emulator (the `sandbox` module)
+//! implements the same trait in-process. This layer names nothing above it: which target and
+//! which credentials a command uses is decided in `ops::connect`.
 
 pub mod auth;
 pub mod client;
-pub mod connect;
 pub mod model;
 pub mod retry;
 
@@ -11,9 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use model::{
-    CreateProject, DEFAULT_PROJECT_ID, LiveProject, ModifyProject, ProjectStatus, Tags,
-};
+pub use model::{CreateProject, LiveProject, ModifyProject, ProjectStatus, Tags};
 
 /// What a failed call means for the caller, which decides whether a retry is safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +36,16 @@ pub enum ApiError {
         code: Option<String>,
         retry_after: Option<Duration>,
     },
-    /// The request never reached the server (connection refused, DNS): nothing was done.
+    /// The request never reached the server (connection refused, reset): nothing was done.
     #[error("could not connect to {endpoint}: {message}")]
     Connect { endpoint: String, message: String },
+    /// The endpoint's host name does not resolve: nothing was done, and trying again will not
+    /// help (a mistyped region or endpoint).
+    #[error(
+        "the host {host} does not resolve ({message}): check the region (--region, \
+         target.region, AWS_REGION) or the endpoint"
+    )]
+    UnknownHost { host: String, message: String },
     /// The request was sent but its answer was lost (timeout, connection reset).
     #[error("no answer from the server: {0}")]
     NoAnswer(String),
@@ -58,9 +64,10 @@ impl ApiError {
     pub fn certainty(&self) -> Certainty {
         match self {
             ApiError::Api { status, .. } if *status >= 500 => Certainty::Ambiguous,
-            ApiError::Api { .. } | ApiError::Connect { .. } | ApiError::Local(_) => {
-                Certainty::NotDone
-            }
+            ApiError::Api { .. }
+            | ApiError::Connect { .. }
+            | ApiError::UnknownHost { .. }
+            | ApiError::Local(_) => Certainty::NotDone,
             ApiError::NoAnswer(_) | ApiError::Decode(_) | ApiError::Protocol(_) => {
                 Certainty::Ambiguous
             }

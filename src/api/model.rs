@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub type Tags = BTreeMap<String, String>;
-
-/// The id of the project every account has; it can be neither modified nor archived.
-pub const DEFAULT_PROJECT_ID: &str = "default";
+pub use crate::rules::{DEFAULT_PROJECT_ID, Tags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -113,6 +110,18 @@ pub struct ModifyProject {
 }
 
 impl ModifyProject {
+    /// The tags after this request, as the API applies it: `add_tags`, then `remove_tag_keys`.
+    pub fn apply_to(&self, tags: &Tags) -> Tags {
+        let mut out = tags.clone();
+        for (key, value) in &self.add_tags {
+            out.insert(key.clone(), value.clone());
+        }
+        for key in &self.remove_tag_keys {
+            out.remove(key);
+        }
+        out
+    }
+
     pub fn is_empty(&self) -> bool {
         self.name.is_none()
             && self.add_tags.is_empty()

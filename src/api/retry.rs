@@ -48,7 +48,10 @@ pub fn is_retryable(error: &ApiError) -> bool {
     match error {
         ApiError::Api { status, .. } => *status == 429 || *status >= 500,
         ApiError::Connect { .. } | ApiError::NoAnswer(_) => true,
-        ApiError::Decode(_) | ApiError::Protocol(_) | ApiError::Local(_) => false,
+        ApiError::UnknownHost { .. }
+        | ApiError::Decode(_)
+        | ApiError::Protocol(_)
+        | ApiError::Local(_) => false,
     }
 }
 

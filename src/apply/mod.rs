@@ -32,14 +32,15 @@ impl Default for ApplyOptions {
         ApplyOptions {
             concurrency: 8,
             allow_archive: false,
-            settle: vec![
-                Duration::from_millis(500),
-                Duration::from_millis(1000),
-                Duration::from_millis(1500),
-                Duration::from_millis(2000),
-            ],
+            settle: settle_window(Duration::from_secs(2)),
         }
     }
+}
+
+/// Four waits growing to `longest` (0.5, 1, 1.5, 2 s for 2 s): a lagging list is looked at
+/// again sooner than it takes to give up on it.
+pub fn settle_window(longest: Duration) -> Vec<Duration> {
+    (1..=4).map(|step| longest * step / 4).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,7 +70,7 @@ pub struct ApplySummary {
     pub skipped: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ApplyReport {
     /// In plan order (archives, creates, updates), not in order of completion.
     pub results: Vec<ChangeResult>,

@@ -1,218 +1,49 @@
-//! `tagrec import`: a manifest of the live active projects (not `default`), each pinned by id,
-//! so that `import` then `plan` shows no changes. Refuses to overwrite a file without `--force`.
+//! `tagrec import`: the live account as a manifest, to a file or (`--out -`) to stdout.
 
-use std::path::{Component, Path, PathBuf};
-
-use anyhow::{Context as _, bail};
-
-use crate::api::LiveProject;
-use crate::api::connect::connect;
-use crate::api::model::DEFAULT_PROJECT_ID;
-use crate::cli::{GlobalArgs, ImportArgs};
-use crate::manifest::{AWS_PREFIX, Manifest, OWNER_TAG, PROTECT_TAG, Target};
-use crate::render::manifest::{ImportedManifest, ImportedProject, ImportedSandbox, yaml};
+use crate::cli::ImportArgs;
+use crate::manifest::{Manifest, Target};
+use crate::ops;
+use crate::ops::import::ImportOptions;
 use crate::shell::{Exit, Shell};
 
-use super::plan::{load_manifest, write_atomically};
-
-pub async fn run(shell: &Shell, global: &GlobalArgs, args: ImportArgs) -> anyhow::Result<Exit> {
-    let to_stdout = args.out.as_os_str() == "-";
-    if !to_stdout && args.out.exists() && !args.force {
-        bail!(
-            "{} exists: import does not overwrite a file without --force (or write elsewhere with --out FILE, or --out - for stdout)",
-            args.out.display()
-        );
-    }
+pub async fn run(shell: &Shell, args: ImportArgs) -> anyhow::Result<Exit> {
+    let connect = super::connect_options(&args.target);
+    let options = ImportOptions {
+        out: args.out,
+        force: args.force,
+        policy: args.policy,
+        owner: args.owner,
+    };
+    ops::import::check_out(&options)?;
     // The target comes from an existing manifest when there is one; a first import has none and
     // takes it from --endpoint / TAGREC_ENDPOINT and AWS_REGION.
-    let manifest = if global.manifest.exists() {
-        match load_manifest(shell, &global.manifest) {
-            Some((manifest, _)) => manifest,
+    let manifest = if args.manifest.exists() {
+        match super::load(shell, &args.manifest) {
+            Some(loaded) => loaded.manifest,
             None => return Ok(Exit::Failure),
         }
     } else {
-        Manifest::empty(global.manifest.clone(), Target::default())
+        Manifest::empty(args.manifest.clone(), Target::default())
     };
-    let connection = connect(global, &manifest, shell)?;
-    let live = super::plan::list_live(shell, &connection).await?;
-
-    // A manifest may not declare a project named `default` (it would be taken for the account's
-    // own): such a live project is left out, with a word, rather than written into a manifest
-    // that `validate` rejects.
-    let (unnamed, live): (Vec<LiveProject>, Vec<LiveProject>) = live
-        .into_iter()
-        .partition(|p| p.is_active() && !p.is_default() && p.name == DEFAULT_PROJECT_ID);
-    for p in &unnamed {
-        shell.warn(format!(
-            "left out project {} named `default`: a manifest cannot declare that name; rename the project to manage it with tagrec",
-            p.id
-        ));
+    let imported = ops::import::import(&manifest, &connect, &options).await?;
+    for warning in &imported.warnings {
+        shell.warn(warning);
     }
-    if let Some(owner) = args.owner.as_deref() {
-        warn_about_ownership(shell, &live, owner);
-    }
-    let imported = imported(&live, args.owner.as_deref());
-    let count = imported.len();
-    // The written manifest targets what this import read: an explicit --endpoint wins, else the
-    // manifest's sandbox (its paths re-rooted at the new file's folder), else its endpoint.
-    let folder = if to_stdout {
-        Path::new(".")
+    if options.to_stdout() {
+        shell.print(&imported.text);
     } else {
-        args.out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-    };
-    let sandbox = match (&global.endpoint, &manifest.target.sandbox) {
-        (None, Some(sandbox)) => Some(ImportedSandbox {
-            state: relative_to(&sandbox.state, folder),
-            seed: sandbox
-                .seed
-                .as_deref()
-                .map(|seed| relative_to(seed, folder)),
-        }),
-        _ => None,
-    };
-    let document = ImportedManifest {
-        region: Some(connection.target.region.clone()),
-        endpoint: match &sandbox {
-            Some(_) => None,
-            None => global.endpoint.clone().or(manifest.target.endpoint.clone()),
-        },
-        sandbox,
-        policy: args.policy.as_ref().map(|p| p.display().to_string()),
-        owner: args.owner.clone(),
-        projects: imported,
-    };
-    let text = yaml(&document);
-    if to_stdout {
-        shell.print(&text);
-    } else {
-        write_atomically(&args.out, text.as_bytes())
-            .with_context(|| format!("could not write {}", args.out.display()))?;
+        ops::import::write(&options, &imported)?;
+        let projects = if imported.count == 1 {
+            "project"
+        } else {
+            "projects"
+        };
         shell.status(format!(
-            "Wrote {count} projects to {}. Next: `tagrec plan -f {}` should show no changes.",
-            args.out.display(),
-            args.out.display()
+            "Wrote {} {projects} to {}. Next: `tagrec plan -f {}` should show no changes.",
+            imported.count,
+            options.out.display(),
+            options.out.display()
         ));
     }
     Ok(Exit::Success)
-}
-
-/// With `--owner`, every imported project gets `ManagedBy: <owner>`: say which ones do not carry
-/// it yet, since the first plan will show them as updates (taking them over), not as no change.
-fn warn_about_ownership(shell: &Shell, live: &[LiveProject], owner: &str) {
-    let others: Vec<String> = live
-        .iter()
-        .filter(|p| p.is_active() && !p.is_default())
-        .filter(|p| p.tags.get(OWNER_TAG).map(String::as_str) != Some(owner))
-        .map(|p| format!("{} ({})", p.name, p.id))
-        .collect();
-    if others.is_empty() {
-        return;
-    }
-    const SHOWN: usize = 5;
-    let more = match others.len().saturating_sub(SHOWN) {
-        0 => String::new(),
-        n => format!(" and {n} more"),
-    };
-    shell.warn(format!(
-        "{} of the imported projects do not carry `{OWNER_TAG}: {owner}`: the next apply sets it on them (taking them over): {}{more}",
-        others.len(),
-        others[..others.len().min(SHOWN)].join(", ")
-    ));
-}
-
-/// The live active projects as manifest entries: all tags but `aws:` ones; `tagrec:protect`
-/// becomes `protect: true` (the tag may not be written by hand); with an owner, `ManagedBy` is
-/// left to `owner:` (it may not be written by hand then either).
-pub fn imported(live: &[LiveProject], owner: Option<&str>) -> Vec<ImportedProject> {
-    let mut projects: Vec<ImportedProject> = live
-        .iter()
-        .filter(|p| p.is_active() && !p.is_default())
-        .map(|p| {
-            let protect = p.tags.get(PROTECT_TAG).map(String::as_str) == Some("true");
-            let tags = p
-                .tags
-                .iter()
-                .filter(|(k, _)| {
-                    !k.starts_with(AWS_PREFIX)
-                        && k.as_str() != PROTECT_TAG
-                        && !(k.as_str() == OWNER_TAG && owner.is_some())
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            ImportedProject {
-                name: p.name.clone(),
-                id: p.id.clone(),
-                protect,
-                tags,
-            }
-        })
-        .collect();
-    projects.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    projects
-}
-
-/// `path` as seen from `folder` (both relative to the working directory, or absolute), so that
-/// a manifest written into `folder` finds it; unchanged when no relative path leads there.
-fn relative_to(path: &Path, folder: &Path) -> String {
-    let (Ok(to), Ok(from)) = (std::path::absolute(path), std::path::absolute(folder)) else {
-        return path.display().to_string();
-    };
-    let (to, from) = (lexical(&to), lexical(&from));
-    let common = to
-        .components()
-        .zip(from.components())
-        .take_while(|(a, b)| a == b)
-        .count();
-    if common == 0 {
-        return to.display().to_string();
-    }
-    let mut relative = PathBuf::new();
-    for _ in from.components().skip(common) {
-        relative.push("..");
-    }
-    for part in to.components().skip(common) {
-        relative.push(part);
-    }
-    relative.display().to_string()
-}
-
-/// Drops `.` and folds `name/..` without touching the file system (the state file may not exist).
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sandbox_paths_are_re_rooted_at_the_written_file() {
-        let rel = |p: &str, f: &str| relative_to(Path::new(p), Path::new(f));
-        assert_eq!(
-            rel("examples/.tagrec/sandbox.json", "."),
-            "examples/.tagrec/sandbox.json"
-        );
-        assert_eq!(rel("examples/./live.json", "examples"), "live.json");
-        assert_eq!(
-            rel("examples/live.json", "out/sub"),
-            "../../examples/live.json"
-        );
-        assert_eq!(rel("examples/../live.json", "examples"), "../live.json");
-        assert_eq!(rel("/abs/live.json", "/abs/x"), "../live.json");
-    }
 }

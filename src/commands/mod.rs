@@ -1,16 +1,23 @@
-//! One file per command: each turns flags into options, calls the core, and renders the result.
-//! `run` is where an error becomes exit code 1, once.
+//! One file per command: each turns flags into options, calls one `ops` function, and renders
+//! what it returns through the `Shell`. `run` is where an error becomes exit code 1, once.
 
 mod apply;
 mod audit;
 mod import;
+mod manifests;
 mod plan;
 mod sandbox;
 mod validate;
 
+use std::path::Path;
+
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ManifestsArgs, TargetArgs};
+use crate::ops::connect::ConnectOptions;
+use crate::ops::estate::{self, Manifests};
+use crate::ops::validate::Loaded;
+use crate::render;
 use crate::shell::{Exit, Shell, Verbosity};
 
 pub fn run(cli: Cli) -> i32 {
@@ -21,14 +28,16 @@ pub fn run(cli: Cli) -> i32 {
     } else {
         Verbosity::Normal
     };
-    let shell = Shell::new(cli.global.color, verbosity);
+    let shell = Shell::new(cli.global.color.into(), verbosity);
+    shell.install_log();
     let result = match cli.command {
-        Command::Validate(args) => validate::run(&shell, &cli.global, args),
-        Command::Plan(args) => block_on(plan::run(&shell, &cli.global, args)),
-        Command::Apply(args) => block_on(apply::run(&shell, &cli.global, args)),
-        Command::Audit(args) => block_on(audit::run(&shell, &cli.global, args)),
-        Command::Import(args) => block_on(import::run(&shell, &cli.global, args)),
-        Command::Sandbox(cmd) => sandbox::run(&shell, &cli.global, cmd),
+        Command::Validate(args) => validate::run(&shell, args),
+        Command::Plan(args) => block_on(plan::run(&shell, args)),
+        Command::Apply(args) => block_on(apply::run(&shell, args)),
+        Command::Audit(args) => block_on(audit::run(&shell, args)),
+        Command::Import(args) => block_on(import::run(&shell, args)),
+        Command::Sandbox(cmd) => sandbox::run(&shell, cmd),
+        Command::Manifests(args) => manifests::run(&shell, args),
         Command::Schema => {
             shell.print(&crate::manifest::schema::manifest_schema_text());
             Ok(Exit::Success)
@@ -58,4 +67,47 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<Exit>>>(
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     runtime.block_on(future)
+}
+
+/// The manifest and its policy, or `None` after printing why not (with file:line:column).
+fn load(shell: &Shell, path: &Path) -> Option<Loaded> {
+    match crate::ops::validate::load(path) {
+        Ok(loaded) => Some(loaded),
+        Err(checked) => {
+            shell.eprint(&render::diagnostics::text(
+                &checked.diagnostics,
+                &checked.sources,
+                shell.stderr_colored(),
+            ));
+            None
+        }
+    }
+}
+
+/// The manifests `-f` names (globs expanded), narrowed by `--changed-since`.
+fn select(args: &ManifestsArgs) -> anyhow::Result<Manifests> {
+    let mut selected = estate::resolve(&args.manifests)?;
+    if let Some(reference) = &args.changed_since {
+        selected.files = estate::changed_since(&selected.files, reference)?;
+        selected.estate = true;
+    }
+    Ok(selected)
+}
+
+fn connect_options(target: &TargetArgs) -> ConnectOptions {
+    ConnectOptions {
+        endpoint: target.endpoint.clone(),
+        region: target.region.clone(),
+        auth: target.auth.into(),
+    }
+}
+
+/// Each problem of a plan on its own line, with the place of the project it concerns.
+fn report_plan_errors(shell: &Shell, errors: &[crate::plan::PlanError]) {
+    for e in errors {
+        match e.place() {
+            Some(place) => shell.error(format!("{place}: {e}")),
+            None => shell.error(e),
+        }
+    }
 }

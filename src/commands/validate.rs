@@ -1,14 +1,14 @@
 //! `tagrec validate`: the manifest and its policy checked offline, every problem printed in the
 //! chosen format (stdout, since the problems are the result), exit 1 when there is any error.
 
-use crate::cli::{GlobalArgs, ValidateArgs, ValidateFormat};
-use crate::manifest;
+use crate::cli::{ValidateArgs, ValidateFormat};
+use crate::ops;
 use crate::render::diagnostics as printer;
 use crate::shell::{Exit, Shell};
 
-pub fn run(shell: &Shell, global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<Exit> {
-    let checked = manifest::check(&global.manifest);
-    let file = global.manifest.display().to_string();
+pub fn run(shell: &Shell, args: ValidateArgs) -> anyhow::Result<Exit> {
+    let checked = ops::validate::check(&args.manifest.manifest);
+    let file = args.manifest.manifest.display().to_string();
     let output = match args.format {
         ValidateFormat::Text => {
             let mut out = printer::text(

@@ -7,13 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::Place;
-
-/// The tag tagrec writes on every project of a manifest that sets `owner`.
-pub const OWNER_TAG: &str = "ManagedBy";
-/// The tag that keeps a project from being archived, on the live project itself.
-pub const PROTECT_TAG: &str = "tagrec:protect";
-/// Keys with this prefix are AWS's: never set, removed or compared.
-pub const AWS_PREFIX: &str = "aws:";
+use crate::rules::is_aws_key;
 
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -66,7 +60,10 @@ pub struct SandboxTarget {
 pub struct DesiredProject {
     pub name: String,
     pub id: Option<String>,
-    pub protect: bool,
+    /// `protect:` as written: `Some(true)` sets `tagrec:protect: "true"`, `Some(false)` removes
+    /// the live tag, `None` leaves the live tag (whatever its value) as it is, since protection
+    /// lives on the project and must not be lost with a line of the manifest.
+    pub protect: Option<bool>,
     /// Effective tags: defaults, overridden by the project's own, plus tagrec's own tags.
     pub tags: BTreeMap<String, DesiredTag>,
     /// The project's `name:` value, for messages about the project as a whole.
@@ -113,13 +110,7 @@ impl TagPatterns {
 
 /// Whether tagrec compares and writes a key at all: never `aws:` keys, never ignored ones.
 pub fn is_managed_key(key: &str, ignore: &TagPatterns) -> bool {
-    !key.starts_with(AWS_PREFIX) && !ignore.matches(key)
+    !is_aws_key(key) && !ignore.matches(key)
 }
-pub mod check;
 pub mod load;
 pub mod schema;
-pub mod source;
-pub mod yaml;
-
-pub use check::{Checked, check};
-pub use source::Sources;

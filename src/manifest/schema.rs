@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::load::{MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS};
+use crate::rules::{MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS};
 
 /// Draft-07, the newest draft that the common YAML language servers fully support.
 pub fn manifest_schema() -> Value {
@@ -103,7 +103,7 @@ pub fn manifest_schema() -> Value {
                         },
                         "protect": {
                             "type": "boolean",
-                            "description": "Never archived by tagrec (kept on the live project as tag tagrec:protect)."
+                            "description": "true: never archived by tagrec (kept on the live project as tag tagrec:protect: \"true\"); false: removes that tag; absent: the live tag is left as it is."
                         },
                         "tags": tags
                     }

@@ -7,8 +7,10 @@ pub mod model;
 pub mod planner;
 pub mod stale;
 
-pub use model::{Action, Change, Observed, Plan, Request, Summary, TagChange, TagOp, Unmanaged};
-pub use planner::{PlanError, PlanOptions, Planned, plan};
+pub use model::{
+    Action, Change, FORMAT_VERSION, Plan, PlanTarget, Summary, TagChange, TagOp, Unmanaged,
+};
+pub use planner::{PlanError, PlanOptions, plan};
 
 #[cfg(test)]
 mod tests;

@@ -131,10 +131,13 @@ pub struct Summary {
     pub protected: usize,
 }
 
+/// Where a plan was computed against; recorded in plan files so that apply can refuse another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanTarget {
+    /// The base URL, or `sandbox:<state file>` for the embedded emulator.
     pub endpoint: String,
-    pub region: String,
+    /// `null` when none was needed (an explicit endpoint with a bearer key).
+    pub region: Option<String>,
 }
 
 /// The whole plan, exactly the JSON object of `plan --format json` and `--out`.
@@ -158,4 +161,35 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }
+
+    /// Reads a saved plan (the JSON of `plan --out`). The version is checked before the shape,
+    /// so that a newer plan says so rather than failing on a field this tagrec does not know.
+    pub fn from_json(text: &str) -> Result<Plan, PlanFileError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| PlanFileError::NotJson)?;
+        match value.get("format_version").and_then(|v| v.as_str()) {
+            Some(FORMAT_VERSION) => {}
+            Some(other) => return Err(PlanFileError::Newer(other.to_string())),
+            None => return Err(PlanFileError::NoVersion),
+        }
+        serde_json::from_value(value).map_err(|_| PlanFileError::Damaged)
+    }
+}
+
+/// Why a saved plan cannot be read; the caller adds the file's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("is not a tagrec plan (damaged JSON); make a new one with `tagrec plan --out`")]
+    NotJson,
+    #[error(
+        "has plan format {0}, but this tagrec ({version}) reads format {FORMAT_VERSION}: apply it with the tagrec that made it, or make a new plan",
+        version = env!("CARGO_PKG_VERSION")
+    )]
+    Newer(String),
+    #[error("is not a tagrec plan (no format_version); make one with `tagrec plan --out`")]
+    NoVersion,
+    #[error(
+        "is damaged (its fields are not a tagrec plan); make a new one with `tagrec plan --out`"
+    )]
+    Damaged,
 }

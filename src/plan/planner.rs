@@ -5,14 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::api::{CreateProject, LiveProject, ModifyProject};
-use crate::manifest::{DesiredProject, OWNER_TAG, PROTECT_TAG, TagPatterns};
+use crate::diagnostics::Place;
+use crate::manifest::{DesiredProject, TagPatterns};
 use crate::policy::Violation;
+use crate::rules::{DEFAULT_PROJECT_ID, OWNER_TAG, PROJECT_QUOTA, PROTECT_TAG, Tags, is_protected};
 
 use super::diff::{diff_tags, managed_tags};
 use super::model::{Action, Change, Observed, Request, Summary, TagChange, TagOp, Unmanaged};
-
-/// Active projects an account may hold (`api.md`), `default` not counted.
-pub const PROJECT_QUOTA: usize = 1000;
 
 pub struct PlanOptions<'a> {
     pub owner: Option<&'a str>,
@@ -24,23 +23,36 @@ pub struct PlanOptions<'a> {
     pub violations: &'a dyn Fn(&LiveProject) -> Vec<Violation>,
 }
 
-/// Problems that make the plan unusable (exit 1, no `--out`); the rest is still planned.
+/// Problems that make the plan unusable (exit 1, no `--out`); the rest is still planned. Those
+/// about one desired project carry its place in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "{count} active projects are named \"{name}\" ({ids}): tagrec cannot tell which one the manifest means; pin one with `id:` in the manifest"
+        "{count} active projects are named \"{name}\" ({ids}): tagrec cannot tell which one the manifest means; pin one with `id:` in the manifest (or declare each with its own `id:`)"
     , count = ids.len(), ids = ids.join(", "))]
-    Conflict { name: String, ids: Vec<String> },
+    Conflict {
+        name: String,
+        ids: Vec<String>,
+        place: Option<Place>,
+    },
     #[error(
         "project \"{name}\" is pinned to id {id}, which does not exist in this account; fix or remove `id:`"
     )]
-    PinnedMissing { name: String, id: String },
+    PinnedMissing {
+        name: String,
+        id: String,
+        place: Option<Place>,
+    },
     #[error(
         "project \"{name}\" is pinned to id {id}, which is archived (archiving cannot be undone); remove `id:` to create a new project"
     )]
-    PinnedArchived { name: String, id: String },
+    PinnedArchived {
+        name: String,
+        id: String,
+        place: Option<Place>,
+    },
     #[error("project \"{name}\" is pinned to `default`, which tagrec never manages")]
-    PinnedDefault { name: String },
+    PinnedDefault { name: String, place: Option<Place> },
     #[error(
         "this plan would leave {after} active projects, over the account's limit of {PROJECT_QUOTA} ({active} active now, {creates} to create, {archives} to archive); archive projects or create fewer"
     )]
@@ -52,6 +64,19 @@ pub enum PlanError {
     },
     #[error("--target \"{0}\" matches no project of the manifest and no project to archive")]
     UnknownTarget(String),
+}
+
+impl PlanError {
+    /// Where in the manifest the project it concerns is declared.
+    pub fn place(&self) -> Option<&Place> {
+        match self {
+            PlanError::Conflict { place, .. }
+            | PlanError::PinnedMissing { place, .. }
+            | PlanError::PinnedArchived { place, .. }
+            | PlanError::PinnedDefault { place, .. } => place.as_ref(),
+            PlanError::Quota { .. } | PlanError::UnknownTarget(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,19 +97,21 @@ pub fn plan(desired: &[DesiredProject], live: &[LiveProject], options: &PlanOpti
     let mut claimed: BTreeSet<&str> = BTreeSet::new();
     for (i, d) in desired.iter().enumerate() {
         let Some(id) = d.id.as_deref() else { continue };
+        let place = d.place.clone();
         match by_id.get(id) {
-            _ if id == crate::api::DEFAULT_PROJECT_ID => {
-                out.errors.push(PlanError::PinnedDefault {
-                    name: d.name.clone(),
-                })
-            }
+            _ if id == DEFAULT_PROJECT_ID => out.errors.push(PlanError::PinnedDefault {
+                name: d.name.clone(),
+                place,
+            }),
             None => out.errors.push(PlanError::PinnedMissing {
                 name: d.name.clone(),
                 id: id.to_string(),
+                place,
             }),
             Some(p) if !p.is_active() => out.errors.push(PlanError::PinnedArchived {
                 name: d.name.clone(),
                 id: id.to_string(),
+                place,
             }),
             Some(p) => {
                 matched.insert(i, p);
@@ -122,6 +149,7 @@ pub fn plan(desired: &[DesiredProject], live: &[LiveProject], options: &PlanOpti
                     out.errors.push(PlanError::Conflict {
                         name: d.name.clone(),
                         ids,
+                        place: d.place.clone(),
                     });
                     continue;
                 }
@@ -152,7 +180,7 @@ pub fn plan(desired: &[DesiredProject], live: &[LiveProject], options: &PlanOpti
             && options
                 .owner
                 .is_some_and(|o| p.tags.get(OWNER_TAG).map(String::as_str) == Some(o));
-        let protected = p.tags.get(PROTECT_TAG).map(String::as_str) == Some("true");
+        let protected = is_protected(&p.tags);
         if owned && !protected && wanted(&p.name) {
             targets_seen.insert(p.name.as_str());
             archives.push(Change {
@@ -222,7 +250,7 @@ fn names(error: &PlanError, target: &str) -> bool {
         PlanError::Conflict { name, .. }
         | PlanError::PinnedMissing { name, .. }
         | PlanError::PinnedArchived { name, .. }
-        | PlanError::PinnedDefault { name } => name == target,
+        | PlanError::PinnedDefault { name, .. } => name == target,
         _ => false,
     }
 }
@@ -256,7 +284,7 @@ fn create_change(d: &DesiredProject) -> Change {
 }
 
 fn update_change(d: &DesiredProject, p: &LiveProject, ignore: &TagPatterns) -> Option<Change> {
-    let diff = diff_tags(&d.tags, &p.tags, ignore);
+    let diff = diff_tags(&d.tags, &p.tags, ignore, d.protect);
     let mut request: ModifyProject = diff.request;
     let mut tag_changes = Vec::new();
     if p.name != d.name {
@@ -288,13 +316,19 @@ fn update_change(d: &DesiredProject, p: &LiveProject, ignore: &TagPatterns) -> O
 /// A create beside an archive of a project with the same tags is probably a rename made without
 /// `id:`: the new project would get a new id and break the traffic that uses the old one.
 /// Archives are indexed by their tag set once: comparing every create with every archive was
-/// quadratic (minutes for 5,000 of each).
+/// quadratic (minutes for 5,000 of each). `tagrec:protect` is left out of the comparison: an
+/// archived project may carry it by hand with another value than `"true"`, a create never does.
 fn rename_warnings(creates: &[Change], archives: &[Change], ignore: &TagPatterns) -> Vec<String> {
-    let mut archived_by_tags: HashMap<crate::api::Tags, Vec<&Change>> = HashMap::new();
+    let compared = |tags: &Tags| {
+        let mut tags = managed_tags(tags, ignore);
+        tags.remove(PROTECT_TAG);
+        tags
+    };
+    let mut archived_by_tags: HashMap<Tags, Vec<&Change>> = HashMap::new();
     for a in archives {
         if let Some(observed) = &a.observed {
             archived_by_tags
-                .entry(managed_tags(&observed.tags, ignore))
+                .entry(compared(&observed.tags))
                 .or_default()
                 .push(a);
         }
@@ -307,7 +341,7 @@ fn rename_warnings(creates: &[Change], archives: &[Change], ignore: &TagPatterns
         let Some(request) = c.create_request() else {
             continue;
         };
-        let Some(same_tags) = archived_by_tags.get(&managed_tags(&request.tags, ignore)) else {
+        let Some(same_tags) = archived_by_tags.get(&compared(&request.tags)) else {
             continue;
         };
         // In the archives' own (sorted) order, as before.

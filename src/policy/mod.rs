@@ -7,27 +7,48 @@ use jsonschema::error::ValidationErrorKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
-use crate::api::model::Tags;
 use crate::diagnostics::{Diagnostic, Rule};
-use crate::manifest::source::SourceText;
-use crate::manifest::{AWS_PREFIX, OWNER_TAG, PROTECT_TAG, yaml};
+use crate::rules::{OWNER_TAG, PROTECT_TAG, Tags, is_aws_key};
+use crate::source::SourceText;
+use crate::source::yaml::{self, unescape_pointer};
 
-/// One way a project breaks the policy. `instance_path` is the JSON pointer into the document
-/// (`/tags/Owner`), which the manifest checker turns into a place in the YAML.
+/// One way a project breaks the policy: a sentence for people, and its `kind` for code that
+/// groups or places violations (never the sentence).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     pub rule: String,
     pub message: String,
     #[serde(skip)]
-    pub instance_path: String,
+    pub kind: ViolationKind,
 }
 
-/// A violation and, when it is about a tag key rather than a value (`propertyNames`,
-/// `additionalProperties`), that key, so the manifest checker can place it on the key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlacedViolation {
-    pub violation: Violation,
-    pub key: Option<String>,
+/// What a violation is about, which decides where in a manifest it is fixed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ViolationKind {
+    /// A required tag is absent (fixed at the project's `tags:`).
+    Missing { key: String },
+    /// A tag's value breaks a rule (fixed at the value).
+    Value { key: String },
+    /// A tag key itself is not allowed: a key pattern, a closed set of keys (fixed at the key).
+    Key { key: String },
+    /// The tag set as a whole: too many or too few tags.
+    Tags,
+    /// The project as a whole: its name, or a rule on the document.
+    #[default]
+    Project,
+}
+
+impl Violation {
+    /// The required tags a list of violations says are missing, in order.
+    pub fn missing_keys(violations: &[Violation]) -> Vec<&str> {
+        violations
+            .iter()
+            .filter_map(|v| match &v.kind {
+                ViolationKind::Missing { key } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// A compiled policy.
@@ -44,10 +65,6 @@ impl std::fmt::Debug for Policy {
 }
 
 impl Policy {
-    pub fn load(path: &Path) -> Result<Policy, Vec<Diagnostic>> {
-        Policy::load_with_source(path).0
-    }
-
     /// Loads the policy and also returns its text (when it could be read), for snippets.
     pub fn load_with_source(path: &Path) -> (Result<Policy, Vec<Diagnostic>>, Option<SourceText>) {
         let name = path.display().to_string();
@@ -91,13 +108,10 @@ impl Policy {
             .filter(|(k, _)| policy_sees(k, owner.is_some()))
             .map(|(k, v)| (k.clone(), Json::String(v.clone())));
         self.check_document(&document(name, tags))
-            .into_iter()
-            .map(|p| p.violation)
-            .collect()
     }
 
     /// Every violation of one `{"name", "tags"}` document, in the policy's order.
-    pub fn check_document(&self, document: &Json) -> Vec<PlacedViolation> {
+    pub fn check_document(&self, document: &Json) -> Vec<Violation> {
         // Most projects pass: the fast boolean check avoids building error values for them.
         if self.validator.is_valid(document) {
             return Vec::new();
@@ -111,9 +125,15 @@ impl Policy {
     }
 }
 
+/// The one sentence for missing required tags: "missing required tags Team, Owner".
+pub fn missing_sentence(keys: &[&str]) -> String {
+    let s = if keys.len() == 1 { "" } else { "s" };
+    format!("missing required tag{s} {}", keys.join(", "))
+}
+
 /// Whether a tag is part of the document the policy sees: not `aws:` keys, not tagrec's own.
 pub fn policy_sees(key: &str, owner_set: bool) -> bool {
-    !(key.starts_with(AWS_PREFIX) || key == PROTECT_TAG || (owner_set && key == OWNER_TAG))
+    !(is_aws_key(key) || key == PROTECT_TAG || (owner_set && key == OWNER_TAG))
 }
 
 pub fn document(name: &str, tags: impl Iterator<Item = (String, Json)>) -> Json {
@@ -218,21 +238,13 @@ impl jsonschema::Retrieve for LocalFiles {
     }
 }
 
-fn tag_value<'d>(document: &'d Json, pointer: &str) -> Option<&'d Json> {
-    document.pointer(pointer)
-}
-
 /// Turns a jsonschema error into sentences a person reads: "missing required tag Owner",
-/// "Environment: \"prod\" is not one of Production, Staging".
-fn describe(
-    error: &jsonschema::ValidationError<'_>,
-    document: &Json,
-    out: &mut Vec<PlacedViolation>,
-) {
+/// "Environment: \"prod\" is not one of Production, Staging", each with its kind.
+fn describe(error: &jsonschema::ValidationError<'_>, document: &Json, out: &mut Vec<Violation>) {
     let path = error.instance_path().as_str().to_string();
-    let tag = path.strip_prefix("/tags/").map(unescape);
+    let tag = path.strip_prefix("/tags/").map(unescape_pointer);
     let subject = match &tag {
-        Some(key) => match tag_value(document, &path) {
+        Some(key) => match document.pointer(&path) {
             Some(Json::String(v)) => format!("{key}: {}", quote(v)),
             _ => key.clone(),
         },
@@ -242,14 +254,17 @@ fn describe(
         },
         None => String::new(),
     };
-    let push = |out: &mut Vec<PlacedViolation>, message: String, key: Option<String>| {
-        out.push(PlacedViolation {
-            violation: Violation {
-                rule: "policy".to_string(),
-                message,
-                instance_path: path.clone(),
-            },
-            key,
+    // What the error is about when nothing more precise is known: the value at the path.
+    let at_path = match &tag {
+        Some(key) => ViolationKind::Value { key: key.clone() },
+        None if path == "/tags" => ViolationKind::Tags,
+        None => ViolationKind::Project,
+    };
+    let mut push = |message: String, kind: ViolationKind| {
+        out.push(Violation {
+            rule: "policy".to_string(),
+            message,
+            kind,
         });
     };
     match error.kind() {
@@ -257,53 +272,49 @@ fn describe(
             let property = property
                 .as_str()
                 .map_or_else(|| property.to_string(), str::to_string);
-            let message = if path == "/tags" {
-                format!("missing required tag {property}")
+            if path == "/tags" {
+                let message = format!("missing required tag {property}");
+                push(message, ViolationKind::Missing { key: property });
             } else {
-                format!("missing required field {property}")
-            };
-            push(out, message, None);
+                push(format!("missing required field {property}"), at_path);
+            }
         }
         ValidationErrorKind::Enum { options } => {
             let options = match options.as_ref() {
                 Json::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
                 other => plain(other),
             };
-            push(out, format!("{subject} is not one of {options}"), None);
+            push(format!("{subject} is not one of {options}"), at_path);
         }
         ValidationErrorKind::Constant { expected_value } => {
             push(
-                out,
                 format!("{subject} must be {}", plain(expected_value)),
-                None,
+                at_path,
             );
         }
         ValidationErrorKind::Pattern { pattern } => {
             push(
-                out,
                 format!("{subject} does not match the pattern {pattern}"),
-                None,
+                at_path,
             );
         }
         ValidationErrorKind::MinLength { limit } => {
             push(
-                out,
                 format!("{subject} is shorter than {limit} characters"),
-                None,
+                at_path,
             );
         }
         ValidationErrorKind::MaxLength { limit } => {
             push(
-                out,
                 format!("{subject} is longer than {limit} characters"),
-                None,
+                at_path,
             );
         }
         ValidationErrorKind::MaxProperties { limit } if path == "/tags" => {
-            push(out, format!("more than {limit} tags"), None);
+            push(format!("more than {limit} tags"), at_path);
         }
         ValidationErrorKind::MinProperties { limit } if path == "/tags" => {
-            push(out, format!("fewer than {limit} tags"), None);
+            push(format!("fewer than {limit} tags"), at_path);
         }
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected }
@@ -311,9 +322,8 @@ fn describe(
         {
             for key in unexpected {
                 push(
-                    out,
                     format!("tag {key} is not allowed by the policy"),
-                    Some(key.clone()),
+                    ViolationKind::Key { key: key.clone() },
                 );
             }
         }
@@ -332,10 +342,10 @@ fn describe(
                 }
                 _ => format!("is not allowed: {inner}"),
             };
-            push(out, format!("tag key {key} {why}"), Some(key));
+            push(format!("tag key {key} {why}"), ViolationKind::Key { key });
         }
         ValidationErrorKind::Type { .. } if !subject.is_empty() => {
-            push(out, format!("{subject}: {error}"), None);
+            push(format!("{subject}: {error}"), at_path);
         }
         _ => {
             let at = if subject.is_empty() {
@@ -343,13 +353,9 @@ fn describe(
             } else {
                 format!("{subject}: ")
             };
-            push(out, format!("{at}{error}"), None);
+            push(format!("{at}{error}"), at_path);
         }
     }
-}
-
-fn unescape(segment: &str) -> String {
-    segment.replace("~1", "/").replace("~0", "~")
 }
 
 fn quote(value: &str) -> String {
@@ -374,7 +380,7 @@ mod tests {
         let path = dir.path().join("policy.yaml");
         std::fs::write(&path, text)
             .map_err(|e| vec![Diagnostic::error(Rule::File, e.to_string())])?;
-        Policy::load(&path)
+        Policy::load_with_source(&path).0
     }
 
     fn messages(policy: &Policy, tags: &[(&str, &str)], owner: Option<&str>) -> Vec<String> {
@@ -425,8 +431,25 @@ mod tests {
             ("ManagedBy", "team"),
         ];
         assert!(messages(&p, &tags, Some("team")).is_empty());
-        // Without an owner, ManagedBy is an ordinary tag, which this policy's key pattern allows.
-        assert!(messages(&p, &tags, None).is_empty());
+    }
+
+    #[test]
+    fn without_an_owner_managed_by_is_an_ordinary_tag_the_policy_sees() {
+        // A closed set of keys: ManagedBy is outside it, so the policy refuses it when it sees it.
+        let closed = "type: object\nproperties:\n  tags:\n    type: object\n    additionalProperties: false\n    properties:\n      Owner: {type: string}\n";
+        let Ok(p) = policy(closed) else {
+            panic!("policy did not compile")
+        };
+        let tags = [("Owner", "a"), ("ManagedBy", "team")];
+        assert!(
+            messages(&p, &tags, Some("team")).is_empty(),
+            "hidden: owner set"
+        );
+        assert_eq!(
+            messages(&p, &tags, None),
+            ["tag ManagedBy is not allowed by the policy"],
+            "seen: no owner"
+        );
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! Printers of an audit: a text table, JSON, CSV (one row per violation, RFC 4180) and markdown.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::api::Tags;
 use crate::policy::Violation;
 use crate::render::markdown_text;
+use crate::rules::Tags;
 
 pub const BILLING_REMINDER: &str = "Tags count in Cost Explorer only once activated as cost allocation tags in AWS Billing (it takes up to 24 hours).";
 
@@ -16,45 +15,51 @@ pub struct AuditedProject {
     pub name: String,
     pub id: String,
     pub managed: bool,
+    /// The manifest declares this name without `id:` and more than one active project has it:
+    /// the entry matches neither (plan stops on it).
+    pub conflict: bool,
     pub tags: Tags,
     pub violations: Vec<Violation>,
 }
 
+/// A name declared without `id:` that several active projects carry (ids sorted).
+#[derive(Debug, Clone)]
+pub struct NameConflict {
+    pub name: String,
+    pub ids: Vec<String>,
+}
+
+impl NameConflict {
+    /// The sentence every format shows.
+    pub fn message(&self) -> String {
+        format!(
+            "{} active projects are named \"{}\" ({}) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:` (or declare each with its own `id:`)",
+            self.ids.len(),
+            self.name,
+            self.ids.join(", ")
+        )
+    }
+}
+
+/// An audit as computed by `ops::audit`: the projects, and the summary the printers show.
 #[derive(Debug, Clone)]
 pub struct Audit {
     pub projects: Vec<AuditedProject>,
+    /// By name.
+    pub conflicts: Vec<NameConflict>,
     pub compliant: usize,
+    /// Share of compliant projects; 1.0 for an account with none.
+    pub rate: f64,
+    /// How many projects break each kind of problem, most frequent first.
+    pub counts: Vec<(String, usize)>,
 }
 
-impl Audit {
-    pub fn new(projects: Vec<AuditedProject>) -> Self {
-        let compliant = projects.iter().filter(|p| p.violations.is_empty()).count();
-        Audit {
-            projects,
-            compliant,
-        }
-    }
-
-    /// Share of compliant projects; 1.0 for an account with none.
-    pub fn rate(&self) -> f64 {
-        if self.projects.is_empty() {
-            1.0
-        } else {
-            self.compliant as f64 / self.projects.len() as f64
-        }
-    }
-
-    /// How many projects break each kind of problem, most frequent first.
-    fn counts(&self) -> Vec<(String, usize)> {
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for p in &self.projects {
-            for v in &p.violations {
-                *counts.entry(v.message.clone()).or_default() += 1;
-            }
-        }
-        let mut counts: Vec<_> = counts.into_iter().collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        counts
+/// The MANAGED column of text, csv and markdown.
+fn managed(p: &AuditedProject) -> &'static str {
+    match (p.conflict, p.managed) {
+        (true, _) => "conflict",
+        (false, true) => "yes",
+        (false, false) => "no",
     }
 }
 
@@ -69,9 +74,10 @@ pub fn text(audit: &Audit) -> String {
     };
     let name_w = width(&|p| p.name.chars().count(), 7);
     let id_w = width(&|p| p.id.chars().count(), 2);
+    let managed_w = width(&|p| managed(p).len(), 7);
     let _ = writeln!(
         out,
-        "{:name_w$}  {:id_w$}  {:7}  VIOLATIONS",
+        "{:name_w$}  {:id_w$}  {:managed_w$}  VIOLATIONS",
         "PROJECT", "ID", "MANAGED"
     );
     for p in &audit.projects {
@@ -84,24 +90,30 @@ pub fn text(audit: &Audit) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let managed = if p.managed { "yes" } else { "no" };
         let _ = writeln!(
             out,
-            "{:name_w$}  {:id_w$}  {managed:7}  {violations}",
-            p.name, p.id
+            "{:name_w$}  {:id_w$}  {:managed_w$}  {violations}",
+            p.name,
+            p.id,
+            managed(p)
         );
+    }
+    if !audit.conflicts.is_empty() {
+        out.push('\n');
+        for c in &audit.conflicts {
+            let _ = writeln!(out, "conflict: {}", c.message());
+        }
     }
     let _ = writeln!(
         out,
         "\nCompliance: {} of {} projects ({}).",
         audit.compliant,
         audit.projects.len(),
-        percent(audit.rate())
+        percent(audit.rate)
     );
-    let counts = audit.counts();
-    if !counts.is_empty() {
+    if !audit.counts.is_empty() {
         out.push_str("Violations:\n");
-        for (message, n) in counts {
+        for (message, n) in &audit.counts {
             let _ = writeln!(out, "  {n:>5}  {message}");
         }
     }
@@ -115,7 +127,7 @@ pub fn json(audit: &Audit) -> String {
         "summary": {
             "projects": audit.projects.len(),
             "compliant": audit.compliant,
-            "rate": audit.rate(),
+            "rate": audit.rate,
         },
         "projects": audit.projects,
     });
@@ -126,18 +138,26 @@ pub fn json(audit: &Audit) -> String {
 
 pub fn csv(audit: &Audit) -> String {
     let mut out = String::from("name,id,managed,rule,message\r\n");
+    let mut row = |p: &AuditedProject, rule: &str, message: &str| {
+        let managed = match (p.conflict, p.managed) {
+            (true, _) => "conflict",
+            (false, true) => "true",
+            (false, false) => "false",
+        };
+        let fields = [p.name.as_str(), p.id.as_str(), managed, rule, message];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    };
     for p in &audit.projects {
+        // A conflict has a row of its own, so that a project in one shows even when compliant.
+        if p.conflict
+            && let Some(c) = audit.conflicts.iter().find(|c| c.ids.contains(&p.id))
+        {
+            row(p, "conflict", &c.message());
+        }
         for v in &p.violations {
-            let fields = [
-                p.name.as_str(),
-                p.id.as_str(),
-                if p.managed { "true" } else { "false" },
-                v.rule.as_str(),
-                v.message.as_str(),
-            ];
-            let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&row.join(","));
-            out.push_str("\r\n");
+            row(p, v.rule.as_str(), &v.message);
         }
     }
     out
@@ -157,7 +177,7 @@ pub fn markdown(audit: &Audit) -> String {
         "### tagrec audit\n\n**Compliance: {} of {} projects ({}).**\n\n",
         audit.compliant,
         audit.projects.len(),
-        percent(audit.rate())
+        percent(audit.rate)
     );
     if !audit.projects.is_empty() {
         out.push_str("| Project | Id | Managed | Violations |\n|---|---|---|---|\n");
@@ -176,10 +196,13 @@ pub fn markdown(audit: &Audit) -> String {
                 "| {} | `{}` | {} | {v} |",
                 markdown_text(&p.name),
                 p.id,
-                if p.managed { "yes" } else { "no" }
+                managed(p)
             );
         }
         out.push('\n');
+    }
+    for c in &audit.conflicts {
+        let _ = writeln!(out, "**Conflict:** {}\n", markdown_text(&c.message()));
     }
     let _ = writeln!(out, "_{BILLING_REMINDER}_");
     out

@@ -4,8 +4,8 @@
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde_json::{Value as Json, json};
 
-use crate::diagnostics::{Diagnostic, Place, Rule, Severity};
-use crate::manifest::Sources;
+use crate::diagnostics::{Diagnostic, Place, Rule};
+use crate::source::Sources;
 
 /// Every rule id, in the contract's order, with what it checks (SARIF's rule list).
 pub const RULES: &[(Rule, &str)] = &[
@@ -24,7 +24,7 @@ pub const RULES: &[(Rule, &str)] = &[
     ),
     (
         Rule::DuplicateProject,
-        "No two projects share a name or an id.",
+        "No two projects share an id, nor a name unless each pins its own id.",
     ),
     (
         Rule::Name,
@@ -60,11 +60,9 @@ pub fn text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> Strin
     };
     let mut out = String::new();
     for d in diagnostics {
-        let level = match d.severity {
-            Severity::Error => Level::ERROR,
-            Severity::Warning => Level::WARNING,
-        };
-        let title = level.primary_title(d.message.as_str()).id(d.rule.id());
+        let title = Level::ERROR
+            .primary_title(d.message.as_str())
+            .id(d.rule.id());
         let label = d.project.as_ref().map(|p| format!("in project {p}"));
         let snippet = d.place.as_ref().and_then(|place| {
             let source = sources.get(&place.file)?;
@@ -124,7 +122,7 @@ pub fn json(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
                 "column": place.map(|p| p.column),
                 "end_line": place.map(|p| p.end_line),
                 "end_column": place.map(|p| p.end_column),
-                "severity": d.severity,
+                "severity": "error",
                 "rule": d.rule.id(),
                 "project": d.project,
                 "message": d.message,
@@ -141,10 +139,6 @@ pub fn json(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
 pub fn github(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
     let mut out = String::new();
     for d in diagnostics {
-        let command = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
         let mut properties = Vec::new();
         if let Some(p) = &d.place {
             properties.push(format!("file={}", escape_property(&p.file)));
@@ -163,7 +157,7 @@ pub fn github(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
             message.push_str(help);
         }
         out.push_str(&format!(
-            "::{command} {}::{}\n",
+            "::error {}::{}\n",
             properties.join(","),
             escape_data(&message)
         ));
@@ -173,19 +167,12 @@ pub fn github(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
     out
 }
 
-/// "2 errors", "1 error and 1 warning", "no problems".
+/// "2 errors", "1 error", "no problems".
 pub fn total(diagnostics: &[Diagnostic]) -> String {
-    let errors = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = diagnostics.len() - errors;
-    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-    match (errors, warnings) {
-        (0, 0) => "tagrec: no problems found".to_string(),
-        (e, 0) => format!("tagrec: {}", count(e, "error")),
-        (0, w) => format!("tagrec: {}", count(w, "warning")),
-        (e, w) => format!("tagrec: {} and {}", count(e, "error"), count(w, "warning")),
+    match diagnostics.len() {
+        0 => "tagrec: no problems found".to_string(),
+        1 => "tagrec: 1 error".to_string(),
+        n => format!("tagrec: {n} errors"),
     }
 }
 
@@ -238,7 +225,7 @@ pub fn sarif(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
             let mut result = json!({
                 "ruleId": d.rule.id(),
                 "ruleIndex": index,
-                "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "level": "error",
                 "message": {"text": message},
                 "locations": locations,
             });

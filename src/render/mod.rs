@@ -1,10 +1,25 @@
-//! Printers: each turns one computed value (diagnostics, a plan, an audit) into one format.
-//! They compute nothing of their own.
+//! Printers: each turns one computed value (diagnostics, a plan, an apply report, an audit, an
+//! imported manifest) into one format, a string. Counting, grouping and deciding happen before,
+//! in the layers below or in `ops`; a printer only lays out what it is given. Nothing here
+//! writes to a stream: the `Shell` does.
 
+pub mod apply;
 pub mod audit;
 pub mod diagnostics;
+pub mod estate;
 pub mod manifest;
 pub mod plan;
+
+/// The styles printers put in text (stripped by the `Shell` when colour is off).
+pub mod style {
+    use anstyle::{AnsiColor, Style};
+
+    pub const RED: Style = AnsiColor::Red.on_default();
+    pub const GREEN: Style = AnsiColor::Green.on_default();
+    pub const YELLOW: Style = AnsiColor::Yellow.on_default();
+    pub const BOLD: Style = Style::new().bold();
+    pub const DIM: Style = Style::new().dimmed();
+}
 
 /// Text made safe for a markdown table cell or list item: markup characters escaped, line
 /// breaks folded, so a project name cannot break the table or inject a link.

@@ -6,10 +6,12 @@ use std::fmt::Write;
 use anstyle::Style;
 use similar::{ChangeTag, TextDiff};
 
-use crate::manifest::{OWNER_TAG, TagSource};
+use crate::manifest::TagSource;
 use crate::plan::{Action, Change, Plan, TagChange, TagOp, Unmanaged};
+use crate::policy::{Violation, ViolationKind};
 use crate::render::markdown_text;
-use crate::shell::{BOLD, GREEN, RED, YELLOW};
+use crate::render::style::{BOLD, GREEN, RED, YELLOW};
+use crate::rules::OWNER_TAG;
 
 /// GitHub refuses comments over 65,536 characters; keep a margin for the note of what was cut.
 pub const MARKDOWN_LIMIT: usize = 65_000;
@@ -224,19 +226,17 @@ fn unmanaged_notes(u: &Unmanaged) -> String {
 
 /// "missing Application, CostCenter, Owner; Environment: ..." — missing tags folded into one.
 pub fn violation_summary(u: &Unmanaged) -> String {
-    let mut missing = Vec::new();
-    let mut other = Vec::new();
-    for v in &u.violations {
-        match v.message.strip_prefix("missing required tag ") {
-            Some(key) => missing.push(key.to_string()),
-            None => other.push(v.message.clone()),
-        }
-    }
+    let missing = Violation::missing_keys(&u.violations);
     let mut parts = Vec::new();
     if !missing.is_empty() {
         parts.push(format!("missing {}", missing.join(", ")));
     }
-    parts.extend(other);
+    parts.extend(
+        u.violations
+            .iter()
+            .filter(|v| !matches!(v.kind, ViolationKind::Missing { .. }))
+            .map(|v| v.message.clone()),
+    );
     parts.join("; ")
 }
 
@@ -460,8 +460,8 @@ pub fn strip_ansi(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::PlanTarget;
     use crate::plan::Summary;
-    use crate::plan::model::PlanTarget;
 
     fn plan_with(unmanaged: usize, warnings: usize) -> Plan {
         Plan {
@@ -470,7 +470,7 @@ mod tests {
             manifest: "projects.yaml".into(),
             target: PlanTarget {
                 endpoint: "http://127.0.0.1:1/v1".into(),
-                region: "us-east-1".into(),
+                region: Some("us-east-1".into()),
             },
             summary: Summary {
                 unmanaged,

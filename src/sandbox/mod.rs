@@ -10,4 +10,3 @@ pub mod state;
 pub mod store;
 
 pub use embedded::{EmbeddedApi, reset};
-pub use state::StateError;

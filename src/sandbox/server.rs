@@ -22,6 +22,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
 
 use crate::api::model::{CreateProject, ModifyProject};
+use crate::rules::same_secret;
 
 use super::faults::{FaultSettings, Faults};
 use super::sigv4::{self, SigV4Key};
@@ -329,10 +330,6 @@ impl Server {
     }
 }
 
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn unauthorized(message: &str) -> Refusal {
     Refusal {
         status: 401,
@@ -363,6 +360,9 @@ async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let query = request.uri().query().map(str::to_string);
+    // With `-v`, each request is logged as it arrives and as it is answered, so that someone
+    // watching (or a test) can tell a request in flight from one not sent yet.
+    tracing::debug!("{method} {} received", request.uri());
     let latency = server.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -381,6 +381,14 @@ async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response
         id: outcome.written.as_deref(),
         committed: outcome.written.is_some(),
     });
+    match (dropped, outcome.written.as_deref()) {
+        (true, _) => tracing::debug!("{method} {path}: done, answer dropped"),
+        (false, written) => tracing::debug!(
+            "{method} {path} -> {}{}",
+            outcome.response.status().as_u16(),
+            written.map(|id| format!(" ({id})")).unwrap_or_default()
+        ),
+    }
     if dropped {
         // The write is done; the client gets no answer at all (hyper closes the connection
         // when the body fails before a byte of the response is sent).

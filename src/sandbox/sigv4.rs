@@ -10,8 +10,9 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http::HeaderMap;
 
-/// The service name bedrock-mantle requests are signed for.
-pub const SERVICE: &str = "bedrock-mantle";
+use crate::api::auth::SIGV4_SERVICE;
+use crate::rules::same_secret;
+
 /// How far the signature's time may be from the server's clock, as in AWS.
 pub const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
@@ -137,9 +138,9 @@ pub fn verify(
             crate::sandbox::store::shorten(auth.access_key_id)
         ));
     }
-    if auth.service != SERVICE {
+    if auth.service != SIGV4_SERVICE {
         return Err(format!(
-            "the request is signed for the service '{}'; the Projects API is signed as '{SERVICE}'",
+            "the request is signed for the service '{}'; the Projects API is signed as '{SIGV4_SERVICE}'",
             crate::sandbox::store::shorten(auth.service)
         ));
     }
@@ -201,7 +202,7 @@ pub fn verify(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name(SERVICE)
+        .name(SIGV4_SERVICE)
         .time(time)
         .settings(settings)
         .build()
@@ -215,15 +216,11 @@ pub fn verify(
         .map_err(|e| format!("cannot verify the signature: {e}"))?
         .signature()
         .to_string();
-    if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+    if same_secret(expected.as_bytes(), auth.signature.as_bytes()) {
         Ok(())
     } else {
         Err("the signature does not match the request (wrong secret, or the request was changed after signing)".to_string())
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 //! so that a kill leaves the old or the new state and two processes never interleave their writes.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::api::model::{DEFAULT_PROJECT_ID, DataRetention, LiveProject, ProjectStatus, Tags};
+use crate::files::write_atomically;
+use crate::rules::is_project_id;
 
 use super::store::{self, Store, StoreSnapshot};
 
@@ -90,16 +92,8 @@ impl StateFile {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn lock_path(&self) -> PathBuf {
         sibling(&self.path, ".lock")
-    }
-
-    fn temp_path(&self) -> PathBuf {
-        sibling(&self.path, ".tmp")
     }
 
     /// The saved projects, or `None` when there is no state file yet.
@@ -142,22 +136,7 @@ impl StateFile {
         })
         .map_err(|e| write_error(std::io::Error::other(e)))?;
         text.push(b'\n');
-        if let Some(folder) = self.folder() {
-            fs::create_dir_all(folder).map_err(write_error)?;
-        }
-        let temp = self.temp_path();
-        let mut file = File::create(&temp).map_err(write_error)?;
-        file.write_all(&text).map_err(write_error)?;
-        file.sync_all().map_err(write_error)?;
-        drop(file);
-        fs::rename(&temp, &self.path).map_err(write_error)?;
-        // The rename itself is durable only once the folder is synced.
-        if let Some(folder) = self.folder()
-            && let Ok(dir) = File::open(folder)
-        {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        write_atomically(&self.path, &text).map_err(write_error)
     }
 
     /// Takes the exclusive lock, waiting up to `wait` for another process to release it.
@@ -232,13 +211,7 @@ pub fn load_seed(
     })?;
     let mut projects = Vec::with_capacity(seeds.len());
     for (position, seed) in seeds.into_iter().enumerate() {
-        let valid_id = seed.id == DEFAULT_PROJECT_ID
-            || seed.id.strip_prefix("proj_").is_some_and(|rest| {
-                !rest.is_empty()
-                    && rest
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            });
+        let valid_id = seed.id == DEFAULT_PROJECT_ID || is_project_id(&seed.id);
         if !valid_id {
             return Err(seed_error(format!(
                 "project {} has the id '{}'; an id is `default` or `proj_` followed by lowercase letters and digits",
@@ -303,7 +276,6 @@ pub fn reset(state: &Path) -> Result<bool, StateError> {
             });
         }
     };
-    let _ = fs::remove_file(file.temp_path());
     drop(lock);
     let _ = fs::remove_file(file.lock_path());
     Ok(existed)

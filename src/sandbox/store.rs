@@ -11,12 +11,10 @@ use crate::api::model::{
     CreateProject, DEFAULT_PROJECT_ID, DataRetention, ErrorBody, ErrorDetail, LiveProject,
     ModifyProject, ProjectList, ProjectStatus, Tags,
 };
+use crate::rules::{
+    MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS, PROJECT_QUOTA, is_aws_key,
+};
 
-pub const MAX_PROJECTS: usize = 1_000;
-pub const MAX_NAME_CHARS: usize = 128;
-pub const MAX_TAGS: usize = 200;
-pub const MAX_KEY_CHARS: usize = 128;
-pub const MAX_VALUE_CHARS: usize = 256;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 /// When the `default` project was made, for accounts whose seed does not say (the date of the
@@ -220,14 +218,6 @@ impl Store {
         &self.projects
     }
 
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
-    pub fn account_id(&self) -> &str {
-        &self.account_id
-    }
-
     pub fn list(&self, query: &ListQuery) -> Result<ProjectList, Refusal> {
         page(&self.projects, query)
     }
@@ -251,12 +241,12 @@ impl Store {
             .iter()
             .filter(|p| p.is_active() && !p.is_default())
             .count();
-        if active >= MAX_PROJECTS {
+        if active >= PROJECT_QUOTA {
             return Err(Refusal {
                 status: 400,
                 kind: "invalid_request_error",
                 message: format!(
-                    "The account has {active} active projects, the most allowed ({MAX_PROJECTS}). Archive projects that are no longer used before creating more."
+                    "The account has {active} active projects, the most allowed ({PROJECT_QUOTA}). Archive projects that are no longer used before creating more."
                 ),
                 param: None,
                 code: Some("project_limit_exceeded"),
@@ -313,13 +303,7 @@ impl Store {
                 ));
             }
         }
-        let mut tags = current.tags.clone();
-        for (key, value) in &request.add_tags {
-            tags.insert(key.clone(), value.clone());
-        }
-        for key in &request.remove_tag_keys {
-            tags.remove(key);
-        }
+        let tags = request.apply_to(&current.tags);
         if tags.len() > MAX_TAGS {
             return Err(too_many_tags(tags.len()));
         }
@@ -388,12 +372,6 @@ pub fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// `aws:` is reserved whatever its case, as everywhere in AWS tagging.
-fn is_aws_key(key: &str) -> bool {
-    key.get(..4)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("aws:"))
 }
 
 fn check_name(name: &str) -> Result<(), Refusal> {
@@ -549,13 +527,5 @@ mod tests {
         assert_eq!(ListQuery::parse(Some("limit=100")).unwrap().limit, 100);
         assert!(ListQuery::parse(Some("include_archived=yes")).is_err());
         assert!(ListQuery::parse(Some("whatever=1")).is_ok());
-    }
-
-    #[test]
-    fn aws_keys_are_reserved_in_any_case() {
-        assert!(is_aws_key("aws:x"));
-        assert!(is_aws_key("AWS:x"));
-        assert!(!is_aws_key("awsx"));
-        assert!(!is_aws_key("é"));
     }
 }

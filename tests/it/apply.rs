@@ -3,169 +3,19 @@
 //! as the witness of what is there now.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use crate::support::{Sandbox, tagrec, tagrec_path};
+use crate::support::{Account, both, collect, project, stderr, stdout, tagrec_path, wait_for};
 
 const KEY: &str = "test-key";
 const READ_ONLY_KEY: &str = "long-term-key";
 const OWNER: &str = "platform/bedrock-projects";
 
-/// A folder with a manifest, a seed and the emulator's request log, and the emulator serving it.
-struct Account {
-    dir: TempDir,
-    sandbox: Sandbox,
-    /// The key the test's own reads use (the emulator may require one).
-    reader_key: &'static str,
-}
-
-impl Account {
-    /// Starts an emulator seeded with `seed` (projects in the API's shape) and `flags`.
-    fn start(seed: &[Value], flags: &[&str]) -> Account {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let seed_path = dir.path().join("seed.json");
-        std::fs::write(&seed_path, Value::Array(seed.to_vec()).to_string()).expect("seed written");
-        let log = dir.path().join("requests.jsonl");
-        let mut args = vec![
-            "--seed".to_string(),
-            seed_path.display().to_string(),
-            "--request-log".to_string(),
-            log.display().to_string(),
-        ];
-        args.extend(flags.iter().map(|f| f.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let sandbox = Sandbox::start(&args);
-        Account {
-            dir,
-            sandbox,
-            reader_key: KEY,
-        }
-    }
-
-    fn manifest(&self, text: &str) {
-        std::fs::write(self.path("projects.yaml"), text).expect("manifest written");
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// `tagrec ARGS --endpoint <the emulator>` in the manifest's folder, with `key` as the only
-    /// credential and no terminal.
-    fn tagrec_with(&self, key: &str, args: &[&str]) -> Output {
-        let mut command = tagrec();
-        scrub(&mut command)
-            .env("TAGREC_API_KEY", key)
-            .current_dir(self.dir.path())
-            .arg("--endpoint")
-            .arg(&self.sandbox.base_url)
-            .args(args);
-        command.output().expect("tagrec runs")
-    }
-
-    fn tagrec(&self, args: &[&str]) -> Output {
-        self.tagrec_with(KEY, args)
-    }
-
-    /// Every request the emulator logged so far.
-    fn requests(&self) -> Vec<Value> {
-        read_log(&self.path("requests.jsonl"))
-    }
-
-    /// All projects, archived included, through every page (retrying the emulator's faults).
-    fn projects(&self) -> Vec<Value> {
-        let mut all = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut path = "/organization/projects?limit=100&include_archived=true".to_string();
-            if let Some(id) = &after {
-                path.push_str(&format!("&after={id}"));
-            }
-            let page = self.get_until_ok(&path);
-            let data = page["data"].as_array().cloned().unwrap_or_default();
-            after = data.last().and_then(|p| p["id"].as_str()).map(String::from);
-            all.extend(data);
-            if page["has_more"] != json!(true) {
-                return all;
-            }
-        }
-    }
-
-    fn active(&self) -> Vec<Value> {
-        self.projects()
-            .into_iter()
-            .filter(|p| p["status"] == "active")
-            .collect()
-    }
-
-    fn project(&self, id: &str) -> Value {
-        self.get_until_ok(&format!("/organization/projects/{id}"))
-    }
-
-    fn get_until_ok(&self, path: &str) -> Value {
-        for _ in 0..200 {
-            let bearer = format!("Bearer {}", self.reader_key);
-            let reply =
-                self.sandbox
-                    .request_with("GET", path, &[("Authorization", bearer.as_str())], None);
-            if reply.status == 200 {
-                return reply.json();
-            }
-            assert!(
-                reply.status == 429 || reply.status >= 500,
-                "GET {path}: {} {}",
-                reply.status,
-                String::from_utf8_lossy(&reply.body)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("GET {path} never answered 200");
-    }
-
-    /// Writes to a project behind tagrec's back, as a colleague in the console would.
-    fn modify(&self, id: &str, body: Value) {
-        let reply = self
-            .sandbox
-            .post(&format!("/organization/projects/{id}"), &body.to_string());
-        assert_eq!(
-            reply.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&reply.body)
-        );
-    }
-}
-
-/// Only the credential the test gives: none from the machine running the tests.
-fn scrub(command: &mut assert_cmd::Command) -> &mut assert_cmd::Command {
-    for name in [
-        "TAGREC_ENDPOINT",
-        "TAGREC_API_KEY",
-        "AWS_BEARER_TOKEN_BEDROCK",
-        "BEDROCK_API_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "OPENAI_API_KEY",
-        "GITHUB_STEP_SUMMARY",
-    ] {
-        command.env_remove(name);
-    }
-    command.env("NO_COLOR", "1")
-}
-
-fn read_log(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| serde_json::from_str(line).expect("a request log line is JSON"))
-        .collect()
+/// The emulator seeded with `seed`; the test's own reads send `KEY`.
+fn start(seed: &[Value], flags: &[&str]) -> Account {
+    Account::start(&Value::from(seed.to_vec()), flags).reading_with(KEY)
 }
 
 /// The writes that happened (answered or not).
@@ -180,27 +30,6 @@ fn committed_creates(requests: &[Value]) -> Vec<String> {
         .filter(|r| r["method"] == "POST" && r["path"] == "/v1/organization/projects")
         .map(|r| r["id"].as_str().unwrap_or_default().to_string())
         .collect()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn both(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        stdout(output),
-        stderr(output)
-    )
-}
-
-fn project(id: &str, name: &str, tags: Value) -> Value {
-    json!({"id": id, "name": name, "tags": tags})
 }
 
 fn names_of(projects: &[Value]) -> Vec<String> {
@@ -277,7 +106,7 @@ fn converges_in_one_run_through_errors_lost_answers_and_throttling() {
             json!({"ManagedBy": OWNER}),
         ));
     }
-    let account = Account::start(
+    let account = start(
         &seed,
         &[
             "--fail-rate",
@@ -290,9 +119,9 @@ fn converges_in_one_run_through_errors_lost_answers_and_throttling() {
             "11",
         ],
     );
-    account.manifest(&manifest);
+    account.ws.write("projects.yaml", &manifest);
 
-    let output = account.tagrec(&["apply", "--auto-approve", "--allow-archive"]);
+    let output = account.run(Some(KEY), &["apply", "--auto-approve", "--allow-archive"]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert!(
         stdout(&output).contains("Apply complete: 70 done, 0 failed, 0 skipped."),
@@ -336,16 +165,16 @@ fn converges_in_one_run_through_errors_lost_answers_and_throttling() {
     }
 
     // And planning again finds nothing to do.
-    let plan = account.tagrec(&["plan", "--detailed-exitcode"]);
+    let plan = account.run(Some(KEY), &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
     assert!(stdout(&plan).contains("No changes."), "{}", both(&plan));
 }
 
 #[test]
 fn a_saved_plan_whose_projects_changed_is_refused_and_nothing_is_written() {
-    let account = Account::start(&small_seed(), &[]);
-    account.manifest(SMALL_MANIFEST);
-    let plan = account.tagrec(&["plan", "--out", "plan.json"]);
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = account.run(Some(KEY), &["plan", "--out", "plan.json"]);
     assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
 
     // A colleague re-tags the project the plan updates.
@@ -354,7 +183,7 @@ fn a_saved_plan_whose_projects_changed_is_refused_and_nothing_is_written() {
         json!({"add_tags": {"Owner": "someone"}}),
     );
     let before = account.requests().len();
-    let output = account.tagrec(&["apply", "plan.json", "--allow-archive"]);
+    let output = account.run(Some(KEY), &["apply", "plan.json", "--allow-archive"]);
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     let message = stderr(&output);
     assert!(message.contains("is stale"), "{message}");
@@ -375,9 +204,9 @@ fn a_saved_plan_whose_projects_changed_is_refused_and_nothing_is_written() {
 
 #[test]
 fn a_saved_plan_is_stale_when_a_project_it_would_create_appeared() {
-    let account = Account::start(&small_seed(), &[]);
-    account.manifest(SMALL_MANIFEST);
-    let plan = account.tagrec(&["plan", "--out", "plan.json"]);
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = account.run(Some(KEY), &["plan", "--out", "plan.json"]);
     assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
 
     let reply = account.sandbox.post(
@@ -386,7 +215,7 @@ fn a_saved_plan_is_stale_when_a_project_it_would_create_appeared() {
     );
     assert_eq!(reply.status, 200);
     let before = account.requests().len();
-    let output = account.tagrec(&["apply", "plan.json"]);
+    let output = account.run(Some(KEY), &["apply", "plan.json"]);
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     assert!(
         stderr(&output).contains("\"Chat-New\" would be created"),
@@ -399,9 +228,9 @@ fn a_saved_plan_is_stale_when_a_project_it_would_create_appeared() {
 
 #[test]
 fn a_saved_plan_is_applied_exactly_despite_changes_to_projects_it_does_not_touch() {
-    let account = Account::start(&small_seed(), &[]);
-    account.manifest(SMALL_MANIFEST);
-    let plan = account.tagrec(&["plan", "--out", "plan.json"]);
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = account.run(Some(KEY), &["plan", "--out", "plan.json"]);
     assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
 
     // Search-Prod is not in the plan (it was right); a project nobody manages appears.
@@ -415,9 +244,12 @@ fn a_saved_plan_is_applied_exactly_despite_changes_to_projects_it_does_not_touch
     );
     assert_eq!(reply.status, 200);
     // The manifest changes too: the saved plan, not the manifest, is what gets applied.
-    account.manifest(&SMALL_MANIFEST.replace("Team: billing", "Team: payments"));
+    account.ws.write(
+        "projects.yaml",
+        &SMALL_MANIFEST.replace("Team: billing", "Team: payments"),
+    );
 
-    let output = account.tagrec(&["apply", "plan.json", "--allow-archive"]);
+    let output = account.run(Some(KEY), &["apply", "plan.json", "--allow-archive"]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert!(
         stdout(&output).contains("Apply complete: 3 done, 0 failed, 0 skipped."),
@@ -449,9 +281,9 @@ fn a_saved_plan_is_applied_exactly_despite_changes_to_projects_it_does_not_touch
 
 #[test]
 fn without_a_terminal_or_auto_approve_nothing_is_written() {
-    let account = Account::start(&small_seed(), &[]);
-    account.manifest(SMALL_MANIFEST);
-    let output = account.tagrec(&["apply", "--allow-archive"]);
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let output = account.run(Some(KEY), &["apply", "--allow-archive"]);
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     assert!(
         stderr(&output).contains("--auto-approve"),
@@ -465,15 +297,15 @@ fn without_a_terminal_or_auto_approve_nothing_is_written() {
         both(&output)
     );
     assert!(committed(&account.requests()).is_empty());
-    let plan = account.tagrec(&["plan", "--detailed-exitcode"]);
+    let plan = account.run(Some(KEY), &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", both(&plan));
 }
 
 #[test]
 fn archives_without_allow_archive_are_skipped_and_the_exit_is_1() {
-    let account = Account::start(&small_seed(), &[]);
-    account.manifest(SMALL_MANIFEST);
-    let output = account.tagrec(&["apply", "--auto-approve"]);
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let output = account.run(Some(KEY), &["apply", "--auto-approve"]);
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     let out = stdout(&output);
     assert!(
@@ -503,7 +335,7 @@ fn archives_without_allow_archive_are_skipped_and_the_exit_is_1() {
         "an archive request was sent"
     );
 
-    let again = account.tagrec(&["apply", "--auto-approve", "--allow-archive"]);
+    let again = account.run(Some(KEY), &["apply", "--auto-approve", "--allow-archive"]);
     assert_eq!(again.status.code(), Some(0), "{}", both(&again));
     assert_eq!(
         account.project("proj_gone0000000000000001")["status"],
@@ -532,12 +364,12 @@ fn default_protected_and_unowned_projects_are_never_archived() {
             json!({"ManagedBy": OWNER}),
         ),
     ];
-    let account = Account::start(&seed, &[]);
+    let account = start(&seed, &[]);
     // Everything left the manifest, and prune is on.
-    account.manifest(
+    account.ws.write("projects.yaml", 
         "version: 1\ntarget:\n  region: us-east-1\nowner: platform/bedrock-projects\nprune: true\nprojects: []\n",
     );
-    let output = account.tagrec(&["apply", "--auto-approve", "--allow-archive"]);
+    let output = account.run(Some(KEY), &["apply", "--auto-approve", "--allow-archive"]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     let archived: Vec<String> = committed(&account.requests())
         .into_iter()
@@ -556,44 +388,20 @@ fn default_protected_and_unowned_projects_are_never_archived() {
 
 #[test]
 fn an_interrupted_apply_exits_130_and_the_next_one_finishes_without_duplicates() {
-    let account = Account::start(&[], &["--latency-ms", "40"]);
+    let account = start(&[], &["--latency-ms", "40"]);
     let mut manifest = String::from("version: 1\ntarget:\n  region: us-east-1\nprojects:\n");
     for i in 0..300 {
         manifest.push_str(&format!(
             "  - name: Bulk-{i:03}\n    tags: {{Team: bulk}}\n"
         ));
     }
-    account.manifest(&manifest);
+    account.ws.write("projects.yaml", &manifest);
 
-    let mut child = Command::new(tagrec_path());
-    child
-        .env("TAGREC_API_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("TAGREC_ENDPOINT")
-        .current_dir(account.dir.path())
-        .args([
-            "--endpoint",
-            &account.sandbox.base_url,
-            "apply",
-            "--auto-approve",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = child.spawn().expect("tagrec starts");
-    let started = Instant::now();
-    while committed_creates(&account.requests()).len() < 20 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no creates showed up in the request log"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let signal = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(signal.success());
+    let child = spawn_apply(&account);
+    wait_for("20 creates in the request log", || {
+        committed_creates(&account.requests()).len() >= 20
+    });
+    interrupt(child.id());
     let output = child.wait_with_output().expect("tagrec ends");
     assert_eq!(output.status.code(), Some(130), "{}", both(&output));
     let out = stdout(&output);
@@ -614,7 +422,7 @@ fn an_interrupted_apply_exits_130_and_the_next_one_finishes_without_duplicates()
         .expect("the summary counts what was done");
     assert_eq!(done, first.len(), "{}", both(&output));
 
-    let again = account.tagrec(&["apply", "--auto-approve"]);
+    let again = account.run(Some(KEY), &["apply", "--auto-approve"]);
     assert_eq!(again.status.code(), Some(0), "{}", both(&again));
     let created = committed_creates(&account.requests());
     assert_eq!(created.len(), 300);
@@ -631,11 +439,14 @@ fn an_interrupted_apply_exits_130_and_the_next_one_finishes_without_duplicates()
 
 #[test]
 fn a_403_on_writes_names_the_long_term_key_and_every_change_is_reported_failed() {
-    let mut account = Account::start(&small_seed(), &["--read-only-api-key", READ_ONLY_KEY]);
-    account.reader_key = READ_ONLY_KEY;
-    account.manifest(SMALL_MANIFEST);
-    let output = account.tagrec_with(
-        READ_ONLY_KEY,
+    let account = Account::start(
+        &Value::from(small_seed()),
+        &["--read-only-api-key", READ_ONLY_KEY],
+    )
+    .reading_with(READ_ONLY_KEY);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let output = account.run(
+        Some(READ_ONLY_KEY),
         &[
             "apply",
             "--auto-approve",
@@ -680,11 +491,13 @@ fn a_403_on_writes_names_the_long_term_key_and_every_change_is_reported_failed()
 
 #[test]
 fn a_lagging_list_still_verifies_and_exits_0() {
-    let account = Account::start(&small_seed(), &["--list-lag-ms", "1000"]);
-    account.manifest(SMALL_MANIFEST);
-    // Let the lag window pass the seed, so the first list sees it as a real account would.
-    std::thread::sleep(Duration::from_millis(1100));
-    let output = account.tagrec(&["apply", "--auto-approve", "--allow-archive"]);
+    let account = start(&small_seed(), &["--list-lag-ms", "1000"]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    // The first list sees the seed, as a real account's would.
+    wait_for("the seed in the lagging list", || {
+        account.active().len() == 4
+    });
+    let output = account.run(Some(KEY), &["apply", "--auto-approve", "--allow-archive"]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert!(
         stdout(&output).contains("Apply complete: 3 done, 0 failed, 0 skipped."),
@@ -705,16 +518,18 @@ fn a_lagging_list_still_verifies_and_exits_0() {
     assert!(lists_after >= 2, "{lists_after} lists after the last write");
     assert_eq!(committed_creates(&requests).len(), 1);
 
-    std::thread::sleep(Duration::from_millis(1100));
-    let plan = account.tagrec(&["plan", "--detailed-exitcode"]);
+    wait_for("the writes in the lagging list", || {
+        names_of(&account.active()) == ["Billing-Prod", "Chat-New", "Search-Prod", "default"]
+    });
+    let plan = account.run(Some(KEY), &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
 }
 
 #[test]
 fn json_format_is_the_documented_object_and_alone_on_stdout() {
-    let account = Account::start(&small_seed(), &[]);
-    account.manifest(SMALL_MANIFEST);
-    let output = account.tagrec(&["apply", "--auto-approve", "--format", "json"]);
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let output = account.run(Some(KEY), &["apply", "--auto-approve", "--format", "json"]);
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     let report: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
     let created = by_name(&account.active(), "Chat-New")[0]["id"].clone();
@@ -735,7 +550,7 @@ fn json_format_is_the_documented_object_and_alone_on_stdout() {
     // The plan went to stderr with the progress.
     assert!(stderr(&output).contains("+ create \"Chat-New\""));
 
-    let nothing = account.tagrec(&["apply", "--auto-approve", "--format", "json"]);
+    let nothing = account.run(Some(KEY), &["apply", "--auto-approve", "--format", "json"]);
     let report: Value = serde_json::from_slice(&nothing.stdout).expect("stdout is JSON");
     assert_eq!(report["summary"]["skipped"], 1, "{}", both(&nothing));
 }
@@ -743,13 +558,13 @@ fn json_format_is_the_documented_object_and_alone_on_stdout() {
 /// Runs `apply plan.json` on a plan file edited by `damage`; returns the output, and checks that
 /// nothing was written.
 fn apply_edited_plan(damage: impl FnOnce(String) -> String) -> Output {
-    let account = Account::start(&small_seed(), &[]);
-    account.manifest(SMALL_MANIFEST);
-    let plan = account.tagrec(&["plan", "--out", "plan.json"]);
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = account.run(Some(KEY), &["plan", "--out", "plan.json"]);
     assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
     let text = std::fs::read_to_string(account.path("plan.json")).expect("the plan");
     std::fs::write(account.path("plan.json"), damage(text)).expect("plan rewritten");
-    let output = account.tagrec(&["apply", "plan.json", "--allow-archive"]);
+    let output = account.run(Some(KEY), &["apply", "plan.json", "--allow-archive"]);
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     assert!(committed(&account.requests()).is_empty());
     output
@@ -792,18 +607,18 @@ fn a_plan_of_a_newer_format_is_refused() {
 
 #[test]
 fn a_plan_made_for_another_endpoint_is_refused() {
-    let planned = Account::start(&small_seed(), &[]);
-    planned.manifest(SMALL_MANIFEST);
-    let plan = planned.tagrec(&["plan", "--out", "plan.json"]);
+    let planned = start(&small_seed(), &[]);
+    planned.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = planned.run(Some(KEY), &["plan", "--out", "plan.json"]);
     assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
 
-    let other = Account::start(&small_seed(), &[]);
-    let mut command = tagrec();
-    scrub(&mut command)
+    let other = start(&small_seed(), &[]);
+    let output = planned
+        .ws
+        .tagrec(&["apply", "plan.json", "--endpoint", &other.sandbox.base_url])
         .env("TAGREC_API_KEY", KEY)
-        .current_dir(planned.dir.path())
-        .args(["--endpoint", &other.sandbox.base_url, "apply", "plan.json"]);
-    let output = command.output().expect("tagrec runs");
+        .output()
+        .expect("tagrec runs");
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     let message = stderr(&output);
     assert!(
@@ -818,9 +633,12 @@ fn a_plan_made_for_another_endpoint_is_refused() {
 
 #[test]
 fn the_plan_printed_before_applying_matches_what_is_applied_for_targets() {
-    let account = Account::start(&small_seed(), &[]);
-    account.manifest(SMALL_MANIFEST);
-    let output = account.tagrec(&["apply", "--auto-approve", "--target", "Billing-Prod"]);
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let output = account.run(
+        Some(KEY),
+        &["apply", "--auto-approve", "--target", "Billing-Prod"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     let writes: Vec<String> = committed(&account.requests())
         .into_iter()
@@ -840,76 +658,26 @@ fn the_plan_printed_before_applying_matches_what_is_applied_for_targets() {
 }
 
 /// Reads a child's pipe into a shared string as it arrives.
-fn collect(pipe: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
-    let sink = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let writer = sink.clone();
-    std::thread::spawn(move || {
-        let mut pipe = pipe;
-        let mut buffer = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            writer
-                .lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buffer[..n]));
-        }
-    });
-    sink
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "waited too long for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_second_ctrl_c_stops_at_once_and_the_next_apply_finishes() {
     // Every answer takes 3 s: the first Ctrl-C has running calls to wait for.
-    let account = Account::start(&[], &["--latency-ms", "3000"]);
+    let account = start(&[], &["--latency-ms", "3000", "-v"]);
     let mut manifest = String::from("version: 1\ntarget:\n  region: us-east-1\nprojects:\n");
     for i in 0..9 {
         manifest.push_str(&format!("  - name: Slow-{i}\n    tags: {{Team: slow}}\n"));
     }
-    account.manifest(&manifest);
+    account.ws.write("projects.yaml", &manifest);
 
-    let mut child = Command::new(tagrec_path())
-        .env("TAGREC_API_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("TAGREC_ENDPOINT")
-        .current_dir(account.dir.path())
-        .args([
-            "--endpoint",
-            &account.sandbox.base_url,
-            "apply",
-            "--auto-approve",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tagrec starts");
-    let out = collect(child.stdout.take().expect("stdout"));
-    let err = collect(child.stderr.take().expect("stderr"));
-    // The plan is printed once the list is answered; the creates are then on their way.
-    wait_for("the plan", || {
-        out.lock().unwrap().contains("Plan: 9 to create")
+    let mut child = spawn_apply(&account);
+    let (out, out_done) = collect(child.stdout.take().expect("stdout"));
+    let (err, err_done) = collect(child.stderr.take().expect("stderr"));
+    // The emulator logs each request as it arrives (`-v`): creates are in flight.
+    wait_for("a create to reach the emulator", || {
+        account
+            .sandbox
+            .stderr()
+            .contains("POST /v1/organization/projects received")
     });
-    std::thread::sleep(Duration::from_millis(300));
-    let interrupt = |pid: u32| {
-        let status = Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    };
     interrupt(child.id());
     wait_for("the first interrupt's warning", || {
         err.lock()
@@ -918,14 +686,15 @@ fn a_second_ctrl_c_stops_at_once_and_the_next_apply_finishes() {
     });
     interrupt(child.id());
     let status = child.wait().expect("tagrec ends");
-    std::thread::sleep(Duration::from_millis(100));
+    out_done.join().expect("stdout read");
+    err_done.join().expect("stderr read");
     let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
     assert_eq!(status.code(), Some(130), "{out}\n{err}");
     assert!(err.contains("interrupted twice: stopped at once"), "{err}");
     // It did not wait for the running creates to report them.
     assert!(!out.contains("Apply interrupted:"), "{out}\n{err}");
 
-    let again = account.tagrec(&["apply", "--auto-approve"]);
+    let again = account.run(Some(KEY), &["apply", "--auto-approve"]);
     assert_eq!(again.status.code(), Some(0), "{}", both(&again));
     let names = names_of(&account.active());
     let mut expected: Vec<String> = (0..9).map(|i| format!("Slow-{i}")).collect();
@@ -933,12 +702,48 @@ fn a_second_ctrl_c_stops_at_once_and_the_next_apply_finishes() {
     assert_eq!(names, expected);
 }
 
+/// `tagrec apply --auto-approve` against the account, in the background, its output piped.
+fn spawn_apply(account: &Account) -> Child {
+    Command::new(tagrec_path())
+        .env("TAGREC_API_KEY", KEY)
+        .env("NO_COLOR", "1")
+        .env_remove("TAGREC_ENDPOINT")
+        .current_dir(account.ws.root())
+        .args(["apply", "--auto-approve"])
+        .args(["--endpoint", &account.sandbox.base_url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tagrec starts")
+}
+
+/// Ctrl-C, as a terminal sends it.
+fn interrupt(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
 #[test]
 fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag() {
-    // The list lags far longer than tagrec's settle window: verification never sees the write.
-    let account = Account::start(&small_seed(), &["--list-lag-ms", "60000"]);
-    account.manifest(SMALL_MANIFEST);
-    let output = account.tagrec(&["apply", "--auto-approve", "--target", "Billing-Prod"]);
+    // The list lags far longer than tagrec's settle window (shortened to 200 ms for the test):
+    // verification never sees the write.
+    let account = start(&small_seed(), &["--list-lag-ms", "60000"]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let output = account.run(
+        Some(KEY),
+        &[
+            "apply",
+            "--auto-approve",
+            "--settle-ms",
+            "200",
+            "--target",
+            "Billing-Prod",
+        ],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     let out = stdout(&output);
     assert!(

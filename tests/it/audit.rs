@@ -2,149 +2,41 @@
 //! `tagrec sandbox serve` over loopback, with a long-term read-only key wherever only reading is
 //! needed, and the CI files executed step by step as the runners would.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use proptest::prelude::*;
 use saphyr::{LoadableYamlNode, Yaml};
 use serde_json::{Value, json};
 
-use crate::support::{Sandbox, tagrec, tagrec_path};
+use crate::support::{
+    AMBIENT, Account, assert_exit, code, project, stderr, stdout, tagrec, tagrec_path,
+};
 
 const READ_KEY: &str = "ro-key-for-tests";
 const WRITE_KEY: &str = "rw-key-for-tests";
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Variables of the developer's shell that would change what tagrec does.
-const AMBIENT: &[&str] = &[
-    "TAGREC_API_KEY",
-    "TAGREC_ENDPOINT",
-    "AWS_BEARER_TOKEN_BEDROCK",
-    "BEDROCK_API_KEY",
-    "OPENAI_API_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "GITHUB_STEP_SUMMARY",
-    "GITHUB_OUTPUT",
-    "NO_COLOR",
-];
-
-struct Account {
-    dir: tempfile::TempDir,
-    sandbox: Sandbox,
-    log: PathBuf,
+/// An emulator seeded with `projects`, accepting a read-only key and a read-write key (the
+/// test's own reads use the latter), beside the repository's example policy.
+fn start(projects: &Value) -> Account {
+    let account = Account::start(
+        projects,
+        &["--read-only-api-key", READ_KEY, "--api-key", WRITE_KEY],
+    )
+    .reading_with(WRITE_KEY);
+    account.ws.copy_policies();
+    account
 }
 
-impl Account {
-    /// An emulator seeded with `projects`, accepting a read-only key and a read-write key.
-    fn start(projects: &Value) -> Account {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let seed = dir.path().join("live.json");
-        std::fs::write(&seed, serde_json::to_vec_pretty(projects).unwrap()).unwrap();
-        let log = dir.path().join("requests.jsonl");
-        let state = dir.path().join("state.json");
-        let sandbox = Sandbox::start(&[
-            "--seed",
-            seed.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-            "--read-only-api-key",
-            READ_KEY,
-            "--api-key",
-            WRITE_KEY,
-            "--request-log",
-            log.to_str().unwrap(),
-        ]);
-        std::fs::create_dir_all(dir.path().join("policies")).unwrap();
-        for policy in ["required-tags.yaml", "common.yaml"] {
-            std::fs::copy(
-                Path::new(REPO).join("policies").join(policy),
-                dir.path().join("policies").join(policy),
-            )
-            .unwrap();
-        }
-        Account { dir, sandbox, log }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path(name), text).unwrap();
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name))
-            .unwrap_or_else(|e| panic!("{name} was not written: {e}"))
-    }
-
-    /// `tagrec ARGS --endpoint <the emulator>` in the account's folder, with `key` as the key.
-    fn tagrec(&self, key: &str, args: &[&str]) -> Output {
-        let mut command = tagrec();
-        for name in AMBIENT {
-            command.env_remove(name);
-        }
-        command
-            .current_dir(self.dir.path())
-            .env("TAGREC_API_KEY", key)
-            .env("AWS_REGION", "us-east-1")
-            .args(args)
-            .args(["--endpoint", &self.sandbox.base_url])
-            .output()
-            .expect("tagrec runs")
-    }
-
-    /// Every request the emulator received so far.
-    fn requests(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a request log line is JSON"))
-            .collect()
-    }
-
-    /// The live projects, archived included, as the API lists them.
-    fn live(&self) -> Vec<Value> {
-        let reply = self.sandbox.request_with(
-            "GET",
-            "/organization/projects?limit=100&include_archived=true",
-            &[("Authorization", &format!("Bearer {WRITE_KEY}"))],
-            None,
-        );
-        assert_eq!(reply.status, 200);
-        reply.json()["data"].as_array().unwrap().clone()
-    }
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(output: &Output, expected: i32) {
-    assert_eq!(
-        code(output),
-        expected,
-        "exit code\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
-
-fn project(id: &str, name: &str, tags: Value) -> Value {
-    json!({"id": id, "name": name, "status": "active", "tags": tags})
+/// `tagrec --endpoint <the emulator> ARGS` in the account's folder, with `key` as the key and
+/// the region in the environment.
+fn run(account: &Account, key: &str, args: &[&str]) -> Output {
+    account
+        .command(Some(key), args)
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("tagrec runs")
 }
 
 fn good_tags(app: &str) -> Value {
@@ -155,7 +47,7 @@ fn good_tags(app: &str) -> Value {
 /// Two compliant projects (one managed by name, one pinned by id), two that are not (one with a
 /// name a CSV or a markdown table must escape), an archived non-compliant one and `default`.
 fn mixed_account() -> Account {
-    Account::start(&json!([
+    start(&json!([
         project("default", "default", json!({})),
         project("proj_aaaaaaaaaaaaaaaaaaa1", "Alpha", good_tags("Alpha")),
         project(
@@ -204,8 +96,8 @@ fn assert_only_list_requests(account: &Account) {
 #[test]
 fn audit_text_lists_every_active_project_with_its_violations_and_exits_2() {
     let account = mixed_account();
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec(READ_KEY, &["audit"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, READ_KEY, &["audit"]);
     assert_exit(&out, 2);
     let text = stdout(&out);
     let rows: Vec<&str> = text.lines().filter(|l| l.contains("proj_")).collect();
@@ -249,8 +141,8 @@ fn audit_text_lists_every_active_project_with_its_violations_and_exits_2() {
 #[test]
 fn audit_json_has_the_summary_and_every_project() {
     let account = mixed_account();
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec(READ_KEY, &["audit", "--format", "json"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, READ_KEY, &["audit", "--format", "json"]);
     assert_exit(&out, 2);
     let audit: Value = serde_json::from_slice(&out.stdout).expect("audit --format json is JSON");
     assert_eq!(audit["format_version"], "1");
@@ -321,7 +213,7 @@ fn read_csv(text: &str) -> Vec<Vec<String>> {
 #[test]
 fn audit_csv_is_one_row_per_violation_with_rfc_4180_quoting() {
     let awkward = "Team \"Growth\", | bots\nsecond line";
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project("proj_aaaaaaaaaaaaaaaaaaa1", "Alpha", good_tags("Alpha")),
         project(
             "proj_ccccccccccccccccccc3",
@@ -331,8 +223,8 @@ fn audit_csv_is_one_row_per_violation_with_rfc_4180_quoting() {
         ),
         project("proj_fffffffffffffffffff6", "Bare", json!({})),
     ]));
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec(READ_KEY, &["audit", "--format", "csv"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, READ_KEY, &["audit", "--format", "csv"]);
     assert_exit(&out, 2);
     let rows = read_csv(&stdout(&out));
     assert_eq!(rows[0], ["name", "id", "managed", "rule", "message"]);
@@ -359,8 +251,8 @@ fn audit_csv_is_one_row_per_violation_with_rfc_4180_quoting() {
 #[test]
 fn audit_markdown_is_a_table_with_one_row_per_project() {
     let account = mixed_account();
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec(READ_KEY, &["audit", "--format", "markdown"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, READ_KEY, &["audit", "--format", "markdown"]);
     assert_exit(&out, 2);
     let md = stdout(&out);
     assert!(md.contains("Compliance: 2 of 4 projects (50.0%)."), "{md}");
@@ -384,14 +276,14 @@ fn audit_markdown_is_a_table_with_one_row_per_project() {
 
 #[test]
 fn audit_exits_0_when_every_project_is_compliant() {
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project("default", "default", json!({})),
         project("proj_aaaaaaaaaaaaaaaaaaa1", "Alpha", good_tags("Alpha")),
         project("proj_bbbbbbbbbbbbbbbbbbb2", "Unmanaged", good_tags("Other")),
     ]));
-    account.write("projects.yaml", AUDIT_MANIFEST);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
     for format in ["text", "json", "csv", "markdown"] {
-        let out = account.tagrec(READ_KEY, &["audit", "--format", format]);
+        let out = run(&account, READ_KEY, &["audit", "--format", format]);
         assert_exit(&out, 0);
         if format == "csv" {
             assert_eq!(read_csv(&stdout(&out)).len(), 1, "only the header");
@@ -406,8 +298,8 @@ fn audit_exits_0_when_every_project_is_compliant() {
 #[test]
 fn audit_exits_1_on_errors_and_says_why() {
     let account = mixed_account();
-    account.write("projects.yaml", AUDIT_MANIFEST);
-    let out = account.tagrec("not-a-key", &["audit"]);
+    account.ws.write("projects.yaml", AUDIT_MANIFEST);
+    let out = run(&account, "not-a-key", &["audit"]);
     assert_exit(&out, 1);
     assert!(stdout(&out).is_empty(), "no half audit on stdout");
     assert!(
@@ -415,16 +307,145 @@ fn audit_exits_1_on_errors_and_says_why() {
         "credentials never printed"
     );
 
-    account.write(
+    account.ws.write(
         "nopolicy.yaml",
         "version: 1\ntarget: {region: us-east-1}\nprojects: []\n",
     );
-    let out = account.tagrec(READ_KEY, &["audit", "-f", "nopolicy.yaml"]);
+    let out = run(&account, READ_KEY, &["audit", "-f", "nopolicy.yaml"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("policy"), "{}", stderr(&out));
 
-    let out = account.tagrec(READ_KEY, &["audit", "-f", "missing.yaml"]);
+    let out = run(&account, READ_KEY, &["audit", "-f", "missing.yaml"]);
     assert_exit(&out, 1);
+}
+
+/// Three active projects named "Search": one claimed by a pin (on an entry that renames it), two
+/// that the manifest's unpinned "Search" cannot tell apart; one of those breaks the policy.
+fn conflict_account() -> Account {
+    let account = start(&json!([
+        project("proj_sssssssssssssssssss1", "Search", good_tags("Search")),
+        project(
+            "proj_sssssssssssssssssss2",
+            "Search",
+            json!({"Application": "Search"})
+        ),
+        project("proj_sssssssssssssssssss3", "Search", good_tags("Search")),
+    ]));
+    account.ws.write(
+        "projects.yaml",
+        "version: 1
+target: {region: us-east-1}
+policy: policies/required-tags.yaml
+projects:
+  - name: Search
+    tags: {Application: Search, Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
+  - name: Search-Old
+    id: proj_sssssssssssssssssss3
+    tags: {Application: Search, Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
+",
+    );
+    account
+}
+
+const CONFLICT: &str = "2 active projects are named \"Search\" (proj_sssssssssssssssssss1, proj_sssssssssssssssssss2) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:` (or declare each with its own `id:`)";
+
+#[test]
+fn audit_shows_a_name_declared_without_id_and_carried_twice_as_a_conflict() {
+    let account = conflict_account();
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "json"]);
+    assert_exit(&out, 2);
+    let audit: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flags: Vec<(&str, bool, bool)> = audit["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["managed"].as_bool().unwrap(),
+                p["conflict"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("proj_sssssssssssssssssss1", false, true),
+            ("proj_sssssssssssssssssss2", false, true),
+            ("proj_sssssssssssssssssss3", true, false),
+        ],
+        "sorted by name then id; the pinned one is managed"
+    );
+
+    let out = run(&account, READ_KEY, &["audit"]);
+    assert_exit(&out, 2);
+    let text = stdout(&out);
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("proj_sssssssssssssssssss1").contains("  conflict  "),
+        "{text}"
+    );
+    assert!(
+        row("proj_sssssssssssssssssss2").contains("  conflict  "),
+        "{text}"
+    );
+    assert!(
+        row("proj_sssssssssssssssssss3").contains("  yes  "),
+        "{text}"
+    );
+    assert!(text.contains(&format!("conflict: {CONFLICT}")), "{text}");
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "csv"]);
+    assert_exit(&out, 2);
+    let rows = read_csv(&stdout(&out));
+    let conflict_rows: Vec<Vec<&str>> = rows
+        .iter()
+        .filter(|r| r[2] == "conflict")
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        conflict_rows
+            .iter()
+            .filter(|r| r[3] == "conflict")
+            .map(|r| (r[1], r[4]))
+            .collect::<Vec<_>>(),
+        [
+            ("proj_sssssssssssssssssss1", CONFLICT),
+            ("proj_sssssssssssssssssss2", CONFLICT)
+        ],
+        "each project in the conflict has a row, even the compliant one"
+    );
+    assert!(
+        conflict_rows
+            .iter()
+            .any(|r| r[1] == "proj_sssssssssssssssssss2" && r[3] == "policy"),
+        "its violations keep their rows: {rows:?}"
+    );
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "markdown"]);
+    assert_exit(&out, 2);
+    let markdown = stdout(&out);
+    assert!(
+        markdown.contains("| Search | `proj_sssssssssssssssssss1` | conflict |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("**Conflict:**"), "{markdown}");
+
+    // And plan agrees: the same name is a conflict there.
+    let plan = run(&account, READ_KEY, &["plan"]);
+    assert_exit(&plan, 1);
+    assert!(
+        stderr(&plan).contains("proj_sssssssssssssssssss1, proj_sssssssssssssssssss2"),
+        "{}",
+        stderr(&plan)
+    );
+    assert_only_list_requests(&account);
 }
 
 fn yaml_doc(text: &str) -> Yaml<'_> {
@@ -445,11 +466,11 @@ fn example_live() -> Value {
 
 #[test]
 fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
-    let account = Account::start(&example_live());
-    let out = account.tagrec(READ_KEY, &["import", "--out", "imported.yaml"]);
+    let account = start(&example_live());
+    let out = run(&account, READ_KEY, &["import", "--out", "imported.yaml"]);
     assert_exit(&out, 0);
     assert!(stdout(&out).is_empty(), "the manifest went to the file");
-    let text = account.read("imported.yaml");
+    let text = account.ws.read("imported.yaml");
     let doc = yaml_doc(&text);
     assert_eq!(get(&doc, "version").as_integer(), Some(1));
     assert_eq!(
@@ -502,7 +523,8 @@ fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
         Some("platform/bedrock-projects")
     );
 
-    let plan = account.tagrec(
+    let plan = run(
+        &account,
         READ_KEY,
         &["plan", "-f", "imported.yaml", "--detailed-exitcode"],
     );
@@ -513,10 +535,10 @@ fn import_pins_ids_turns_protect_into_a_flag_and_leaves_aws_keys_out() {
 
 #[test]
 fn import_to_stdout_writes_no_file_and_is_deterministic() {
-    let account = Account::start(&example_live());
-    let first = account.tagrec(READ_KEY, &["import", "--out", "-"]);
+    let account = start(&example_live());
+    let first = run(&account, READ_KEY, &["import", "--out", "-"]);
     assert_exit(&first, 0);
-    let second = account.tagrec(READ_KEY, &["import", "--out", "-"]);
+    let second = run(&account, READ_KEY, &["import", "--out", "-"]);
     assert_eq!(stdout(&first), stdout(&second), "byte-identical");
     assert!(!account.path("projects.yaml").exists());
     assert!(!account.path("-").exists());
@@ -527,25 +549,31 @@ fn import_to_stdout_writes_no_file_and_is_deterministic() {
 
 #[test]
 fn import_refuses_to_overwrite_without_force() {
-    let account = Account::start(&example_live());
-    account.write("projects.yaml", "# my hand-written manifest\n");
+    let account = start(&example_live());
+    account
+        .ws
+        .write("projects.yaml", "# my hand-written manifest\n");
     // No manifest to read the target from here: region from AWS_REGION, endpoint from the flag.
-    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml"]);
+    let out = run(&account, READ_KEY, &["import", "-f", "none.yaml"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
     assert_eq!(
-        account.read("projects.yaml"),
+        account.ws.read("projects.yaml"),
         "# my hand-written manifest\n"
     );
 
-    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--force"]);
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--force"],
+    );
     assert_exit(&out, 0);
-    assert!(account.read("projects.yaml").contains("Fraud-Scoring"));
+    assert!(account.ws.read("projects.yaml").contains("Fraud-Scoring"));
 }
 
 #[test]
 fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project(
             "proj_aaaaaaaaaaaaaaaaaaa1",
             "Alpha",
@@ -557,7 +585,8 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
             json!({"ManagedBy": "platform/bedrock", "tagrec:protect": "true", "aws:x": "y"})
         ),
     ]));
-    let out = account.tagrec(
+    let out = run(
+        &account,
         READ_KEY,
         &[
             "import",
@@ -570,7 +599,7 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
         ],
     );
     assert_exit(&out, 0);
-    let text = account.read("projects.yaml");
+    let text = account.ws.read("projects.yaml");
     let doc = yaml_doc(&text);
     assert_eq!(get(&doc, "owner").as_str(), Some("platform/bedrock"));
     assert_eq!(
@@ -585,15 +614,16 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
 
     // The policy is in force now: plan reports the violations (exit 1), but validate is the
     // offline proof that the written manifest is well-formed.
-    let validate = account.tagrec(READ_KEY, &["validate"]);
+    let validate = account.ws.tagrec(&["validate"]).output().unwrap();
     assert!(
         stdout(&validate).contains("policy") || stderr(&validate).contains("policy"),
         "the imported policy is applied"
     );
     // Without the policy the same manifest plans no changes.
     let bare = text.replace("policy: policies/required-tags.yaml\n", "");
-    account.write("bare.yaml", &bare);
-    let plan = account.tagrec(
+    account.ws.write("bare.yaml", &bare);
+    let plan = run(
+        &account,
         READ_KEY,
         &["plan", "-f", "bare.yaml", "--detailed-exitcode"],
     );
@@ -602,7 +632,7 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
 
 #[test]
 fn import_with_owner_says_which_projects_it_would_take_over() {
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project(
             "proj_aaaaaaaaaaaaaaaaaaa1",
             "Mine",
@@ -615,7 +645,8 @@ fn import_with_owner_says_which_projects_it_would_take_over() {
         ),
         project("proj_ccccccccccccccccccc3", "Nobodys", json!({})),
     ]));
-    let out = account.tagrec(
+    let out = run(
+        &account,
         READ_KEY,
         &[
             "import",
@@ -637,7 +668,11 @@ fn import_with_owner_says_which_projects_it_would_take_over() {
     assert!(warning.contains("Nobodys"), "{warning}");
     assert!(!warning.contains("Mine"), "{warning}");
     // And it is true: the plan takes exactly those two over.
-    let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--format", "json"]);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--format", "json"],
+    );
     assert_exit(&plan, 0);
     let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
     let mut updated: Vec<&str> = plan["changes"]
@@ -734,12 +769,16 @@ fn awkward_account(projects: &[(String, Vec<(String, String)>)]) -> Value {
 
 #[track_caller]
 fn assert_import_then_plan_is_empty(live: &Value) {
-    let account = Account::start(live);
-    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--out", "m.yaml"]);
+    let account = start(live);
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--out", "m.yaml"],
+    );
     assert_exit(&out, 0);
     // A standard YAML 1.2 reader (not only tagrec's own) reads back every name and value as
     // the same string: nothing plain that it would take for a number, a bool or a null.
-    let text = account.read("m.yaml");
+    let text = account.ws.read("m.yaml");
     let doc = yaml_doc(&text);
     for p in get(&doc, "projects").as_vec().unwrap() {
         let id = get(p, "id").as_str().unwrap();
@@ -764,14 +803,27 @@ fn assert_import_then_plan_is_empty(live: &Value) {
                 (k.to_string(), Value::String(v.to_string()))
             })
             .collect();
-        assert_eq!(Value::Object(tags), live["tags"], "{text}");
+        // All tags but AWS's and tagrec's own; `protect: true` exactly for "true".
+        let mut expected = live["tags"].as_object().cloned().unwrap_or_default();
+        let protect = expected.remove("tagrec:protect");
+        expected.retain(|k, _| !k.to_ascii_lowercase().starts_with("aws:"));
+        assert_eq!(Value::Object(tags), Value::Object(expected), "{text}");
+        assert_eq!(
+            p.as_mapping_get("protect").and_then(Yaml::as_bool),
+            (protect == Some(json!("true"))).then_some(true),
+            "{id}: protect\n{text}"
+        );
     }
-    let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--detailed-exitcode"]);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--detailed-exitcode"],
+    );
     assert_eq!(
         code(&plan),
         0,
         "import then plan must show no changes\n--- manifest\n{}\n--- plan\n{}{}",
-        account.read("m.yaml"),
+        account.ws.read("m.yaml"),
         stdout(&plan),
         stderr(&plan)
     );
@@ -805,20 +857,33 @@ fn import_round_trips_every_awkward_value_as_key_value_and_name() {
 fn import_leaves_out_a_project_named_default_and_says_so() {
     // The API lets a project other than the account's own be named `default`; a manifest may not
     // declare that name, so importing it would write a manifest that validate rejects.
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project("default", "default", json!({})),
         project("proj_aaaaaaaaaaaaaaaaaaa1", "default", json!({"Team": "x"})),
         project("proj_bbbbbbbbbbbbbbbbbbb2", "Alpha", json!({"Team": "y"})),
     ]));
-    let out = account.tagrec(READ_KEY, &["import", "-f", "none.yaml", "--out", "m.yaml"]);
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--out", "m.yaml"],
+    );
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains("proj_aaaaaaaaaaaaaaaaaaa1"),
         "{}",
         stderr(&out)
     );
-    assert!(!account.read("m.yaml").contains("proj_aaaaaaaaaaaaaaaaaaa1"));
-    let plan = account.tagrec(READ_KEY, &["plan", "-f", "m.yaml", "--detailed-exitcode"]);
+    assert!(
+        !account
+            .ws
+            .read("m.yaml")
+            .contains("proj_aaaaaaaaaaaaaaaaaaa1")
+    );
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--detailed-exitcode"],
+    );
     assert_exit(&plan, 0);
 }
 
@@ -837,11 +902,11 @@ fn import_round_trips_the_example_account_through_its_sandbox_manifest() {
         std::fs::copy(Path::new(REPO).join(file), to).unwrap();
     }
     let run = |args: &[&str]| {
-        let mut command = tagrec();
-        for name in AMBIENT {
-            command.env_remove(name);
-        }
-        command.current_dir(dir.path()).args(args).output().unwrap()
+        tagrec()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
     };
     // Written into another folder: the sandbox's paths must be re-rooted there.
     std::fs::create_dir(dir.path().join("imported")).unwrap();
@@ -868,6 +933,296 @@ fn import_round_trips_the_example_account_through_its_sandbox_manifest() {
     assert!(get(&doc, "target").as_mapping_get("endpoint").is_none());
 }
 
+/// The projects of an imported manifest, by id: (name, protect, tags).
+fn imported_by_id(text: &str) -> std::collections::BTreeMap<String, (String, Option<bool>, Value)> {
+    let doc = yaml_doc(text);
+    get(&doc, "projects")
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let tags: serde_json::Map<String, Value> = get(p, "tags")
+                .as_mapping()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.as_str().unwrap().to_string(), json!(v.as_str().unwrap())))
+                .collect();
+            (
+                get(p, "id").as_str().unwrap().to_string(),
+                (
+                    get(p, "name").as_str().unwrap().to_string(),
+                    p.as_mapping_get("protect").and_then(Yaml::as_bool),
+                    Value::Object(tags),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn import_round_trips_projects_that_share_a_name_and_any_protect_value() {
+    let account = start(&json!([
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa1",
+            "Search",
+            json!({"Team": "one"})
+        ),
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa2",
+            "Search",
+            json!({"Team": "two"})
+        ),
+        project(
+            "proj_bbbbbbbbbbbbbbbbbbb1",
+            "Legal",
+            json!({"tagrec:protect": "true"})
+        ),
+        project(
+            "proj_ccccccccccccccccccc1",
+            "Console",
+            json!({"tagrec:protect": "yes", "Team": "c"})
+        ),
+        project(
+            "proj_ddddddddddddddddddd1",
+            "Blank",
+            json!({"tagrec:protect": ""})
+        ),
+    ]));
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--out", "m.yaml"],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("Wrote 5 projects to m.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let text = account.ws.read("m.yaml");
+    let projects = imported_by_id(&text);
+    let row = |id: &str| projects[id].clone();
+    assert_eq!(
+        row("proj_aaaaaaaaaaaaaaaaaaa1"),
+        ("Search".into(), None, json!({"Team": "one"}))
+    );
+    assert_eq!(
+        row("proj_aaaaaaaaaaaaaaaaaaa2"),
+        ("Search".into(), None, json!({"Team": "two"}))
+    );
+    assert_eq!(
+        row("proj_bbbbbbbbbbbbbbbbbbb1"),
+        ("Legal".into(), Some(true), json!({}))
+    );
+    // A value other than "true" does not protect: nothing is written for it, and the project
+    // keeps it, since an entry without `protect:` leaves the live tag alone.
+    assert_eq!(
+        row("proj_ccccccccccccccccccc1"),
+        ("Console".into(), None, json!({"Team": "c"}))
+    );
+    assert_eq!(
+        row("proj_ddddddddddddddddddd1"),
+        ("Blank".into(), None, json!({}))
+    );
+    let validate = account
+        .ws
+        .tagrec(&["validate", "-f", "m.yaml"])
+        .output()
+        .unwrap();
+    assert_exit(&validate, 0);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+    assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
+    assert_only_list_requests(&account);
+
+    // Setting `protect:` is what changes the hand-written values: false removes, true writes.
+    let edited = text
+        .replace(
+            "  - name: Console\n    id: proj_ccccccccccccccccccc1\n",
+            "  - name: Console\n    id: proj_ccccccccccccccccccc1\n    protect: false\n",
+        )
+        .replace(
+            "  - name: Blank\n    id: proj_ddddddddddddddddddd1\n",
+            "  - name: Blank\n    id: proj_ddddddddddddddddddd1\n    protect: true\n",
+        );
+    assert_ne!(
+        edited, text,
+        "the entries are where import wrote them:\n{text}"
+    );
+    account.ws.write("m.yaml", &edited);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--format", "json"],
+    );
+    assert_exit(&plan, 0);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let requests: Vec<(&str, &Value)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), &c["request"]))
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            (
+                "proj_ddddddddddddddddddd1",
+                &json!({"add_tags": {"tagrec:protect": "true"}})
+            ),
+            (
+                "proj_ccccccccccccccccccc1",
+                &json!({"remove_tag_keys": ["tagrec:protect"]})
+            ),
+        ]
+    );
+}
+
+#[test]
+fn import_with_owner_names_one_project_in_the_singular() {
+    let account = start(&json!([
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa1",
+            "Mine",
+            json!({"ManagedBy": "platform"})
+        ),
+        project("proj_bbbbbbbbbbbbbbbbbbb2", "Theirs", json!({})),
+    ]));
+    let out = run(
+        &account,
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "none.yaml",
+            "--out",
+            "-",
+            "--owner",
+            "platform",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains(
+            "1 of the imported projects does not carry `ManagedBy: platform`: the next apply sets it on it (taking it over): Theirs (proj_bbbbbbbbbbbbbbbbbbb2)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn import_out_into_a_folder_that_does_not_exist_makes_it() {
+    let account = start(&example_live());
+    let out = run(
+        &account,
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "none.yaml",
+            "--out",
+            "new/sub/projects.yaml",
+        ],
+    );
+    assert_exit(&out, 0);
+    let text = account.ws.read("new/sub/projects.yaml");
+    assert!(text.contains("id: proj_2z766pfxmkij5vwubv75"), "{text}");
+    let left: Vec<String> = std::fs::read_dir(account.path("new/sub"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["projects.yaml"], "no temporary file is left");
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "new/sub/projects.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+}
+
+#[test]
+fn import_to_stdout_writes_sandbox_paths_from_the_manifest_folder_and_says_so() {
+    // The README's line: `tagrec import -f examples/projects.yaml --out - > examples/imported.yaml`.
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["examples/projects.yaml", "examples/live.json"] {
+        let to = dir.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(Path::new(REPO).join(file), to).unwrap();
+    }
+    let run_in = |folder: &Path, args: &[&str]| {
+        tagrec()
+            .current_dir(folder)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    // Without the policy: this test is about paths, and the example account breaks it.
+    let manifest = std::fs::read_to_string(dir.path().join("examples/projects.yaml")).unwrap();
+    let bare: String = manifest
+        .lines()
+        .filter(|l| !l.starts_with("policy:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join("examples/projects.yaml"), bare).unwrap();
+
+    let out = run_in(
+        dir.path(),
+        &["import", "-f", "examples/projects.yaml", "--out", "-"],
+    );
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let doc = yaml_doc(&text);
+    let sandbox = get(get(&doc, "target"), "sandbox");
+    assert_eq!(get(sandbox, "seed").as_str(), Some("live.json"), "{text}");
+    let warning = stderr(&out);
+    assert!(
+        warning.contains("are relative to examples, the folder of examples/projects.yaml: save the manifest in that folder, or adjust them"),
+        "{warning}"
+    );
+    std::fs::write(dir.path().join("examples/imported.yaml"), &text).unwrap();
+    // Planned from the repository's root, and from inside the folder: no changes either way.
+    let plan = run_in(
+        dir.path(),
+        &[
+            "plan",
+            "-f",
+            "examples/imported.yaml",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_exit(&plan, 0);
+    assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
+    let plan = run_in(
+        &dir.path().join("examples"),
+        &["plan", "-f", "imported.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+    // Written to a file instead, no warning: import knows where the paths are read from.
+    let out = run_in(
+        dir.path(),
+        &[
+            "import",
+            "-f",
+            "examples/projects.yaml",
+            "--out",
+            "elsewhere/m.yaml",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let plan = run_in(
+        dir.path(),
+        &["plan", "-f", "elsewhere/m.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+}
+
 fn awkward_text() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => proptest::sample::select(AWKWARD).prop_map(str::to_string),
@@ -875,19 +1230,40 @@ fn awkward_text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Live projects: names drawn partly from a few (so that they repeat), awkward keys and values,
+/// `aws:` keys, and `tagrec:protect` absent, "true" or any other value.
 fn live_state() -> impl Strategy<Value = Vec<(String, Vec<(String, String)>)>> {
-    let name = awkward_text().prop_filter("a name is not blank", |n| !n.trim().is_empty());
-    // Names are unique here: a manifest may not repeat a name (product.md), even pinned by id.
-    let key = awkward_text().prop_filter("a key is 1-128 characters, not aws: or tagrec's", |k| {
-        !k.is_empty() && !k.starts_with("aws:") && k != "tagrec:protect"
+    let name = prop_oneof![
+        2 => awkward_text(),
+        1 => proptest::sample::select(&["Search", "Chat"][..]).prop_map(str::to_string),
+    ]
+    .prop_filter("a name is not blank, nor `default`", |n| {
+        !n.trim().is_empty() && n != "default"
     });
-    let tags = proptest::collection::btree_map(key, awkward_text(), 0..6)
-        .prop_map(|m| m.into_iter().collect::<Vec<_>>());
-    proptest::collection::btree_map(name, tags, 1..8).prop_map(|m| m.into_iter().collect())
+    let key = prop_oneof![
+        4 => awkward_text(),
+        1 => awkward_text().prop_map(|k| format!("aws:{k}")),
+    ]
+    .prop_filter("a key is 1-128 characters, not tagrec's", |k| {
+        !k.is_empty() && k != "tagrec:protect"
+    });
+    let protect = proptest::option::of(prop_oneof![Just("true".to_string()), awkward_text()]);
+    let project = (
+        name,
+        proptest::collection::btree_map(key, awkward_text(), 0..6),
+        protect,
+    )
+        .prop_map(|(name, tags, protect)| {
+            let mut tags: Vec<(String, String)> = tags.into_iter().collect();
+            tags.extend(protect.map(|v| ("tagrec:protect".to_string(), v)));
+            (name, tags)
+        });
+    proptest::collection::vec(project, 1..8)
 }
 
 proptest! {
-    // Each case starts an emulator and runs the binary twice: a modest number of cases.
+    // Each case starts an emulator and runs the binary twice: a modest number of cases (the
+    // in-process property in `ops::import` runs many more through the same loader and planner).
     #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
@@ -1058,7 +1434,7 @@ fn the_ci_files_parse_and_run_exactly_the_commands_this_suite_runs() {
 fn gitops_account() -> Account {
     let owned = json!({"Application": "Old", "Environment": "Staging", "Team": "Risk",
                        "CostCenter": "CC-2040", "Owner": "bob", "ManagedBy": "platform/bedrock"});
-    let account = Account::start(&json!([
+    let account = start(&json!([
         project(
             "proj_aaaaaaaaaaaaaaaaaaa1",
             "Alpha",
@@ -1067,7 +1443,7 @@ fn gitops_account() -> Account {
         ),
         project("proj_ooooooooooooooooooo9", "Old-Experiment", owned),
     ]));
-    account.write(
+    account.ws.write(
         "projects.yaml",
         "version: 1
 target: {region: us-east-1}
@@ -1100,7 +1476,7 @@ fn run_script(account: &Account, script: &str, key: &str) -> Output {
         command.env_remove(name);
     }
     command
-        .current_dir(account.dir.path())
+        .current_dir(account.ws.root())
         .env("PATH", path)
         .env("TAGREC_MANIFEST", "projects.yaml")
         .env("TAGREC_API_KEY", key)
@@ -1138,15 +1514,15 @@ fn the_github_workflows_take_a_pull_request_from_plan_to_applied() {
         "2",
         "changes, and the job passes"
     );
-    let md = account.read("plan.md");
+    let md = account.ws.read("plan.md");
     assert!(md.contains("Search"), "the comment shows the create:\n{md}");
     assert!(md.contains("Old-Experiment"), "and the archive:\n{md}");
-    let saved: Value = serde_json::from_str(&account.read("plan.json")).unwrap();
+    let saved: Value = serde_json::from_str(&account.ws.read("plan.json")).unwrap();
     assert_eq!(saved["summary"]["create"], 1);
     assert_eq!(saved["summary"]["update"], 1);
     assert_eq!(saved["summary"]["archive"], 1);
     assert!(
-        account.read("step_summary.md").contains("Search"),
+        account.ws.read("step_summary.md").contains("Search"),
         "the job summary gets the plan too"
     );
     assert!(
@@ -1159,7 +1535,7 @@ fn the_github_workflows_take_a_pull_request_from_plan_to_applied() {
     assert_exit(&out, 0);
     let out = run_script(&account, step(&apply_steps, "Apply"), WRITE_KEY);
     assert_exit(&out, 0);
-    let live = account.live();
+    let live = account.projects();
     let status = |name: &str| {
         live.iter()
             .filter(|p| p["name"] == name)
@@ -1176,7 +1552,7 @@ fn the_github_workflows_take_a_pull_request_from_plan_to_applied() {
     let out = run_script(&account, step(&plan_steps, "Plan"), READ_KEY);
     assert_exit(&out, 0);
     assert_eq!(github_exitcode(&account), "0");
-    assert!(account.read("plan.md").contains("No changes"));
+    assert!(account.ws.read("plan.md").contains("No changes"));
 }
 
 #[test]
@@ -1191,7 +1567,7 @@ fn the_github_plan_job_fails_on_errors_and_annotates_invalid_manifests() {
         "no plan file from an error"
     );
 
-    account.write(
+    account.ws.write(
         "projects.yaml",
         "version: 1\ntarget: {region: us-east-1}\nprojects:\n  - name: A\n    tagz: {}\n",
     );
@@ -1210,13 +1586,14 @@ fn the_github_plan_job_fails_on_errors_and_annotates_invalid_manifests() {
 fn the_apply_job_skips_archives_when_the_manifest_does_not_prune() {
     let account = gitops_account();
     let manifest = account
+        .ws
         .read("projects.yaml")
         .replace("prune: true", "prune: false");
-    account.write("projects.yaml", &manifest);
+    account.ws.write("projects.yaml", &manifest);
     let apply_steps = github_steps(&kit_file("examples/ci/github/tagrec-apply.yml"));
     let out = run_script(&account, step(&apply_steps, "Apply"), WRITE_KEY);
     assert_exit(&out, 0);
-    let live = account.live();
+    let live = account.projects();
     let old = live.iter().find(|p| p["name"] == "Old-Experiment").unwrap();
     assert_eq!(old["status"], "active", "no prune, no archive");
 }

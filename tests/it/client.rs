@@ -3,34 +3,32 @@
 //! behaviours the emulator does not have (ignoring paging parameters, accepting only x-api-key).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
+use tagrec::api::auth::AuthMode;
 use tagrec::api::auth::{Credentials, Secret};
 use tagrec::api::client::{HttpApi, parse_endpoint};
-use tagrec::api::connect::{TargetInfo, connect_with_env};
 use tagrec::api::retry::RetryPolicy;
 use tagrec::api::{ApiError, Certainty, CreateProject, ModifyProject, ProjectsApi, Tags};
-use tagrec::cli::{AuthMode, ColorMode, GlobalArgs};
 use tagrec::manifest::{Manifest, Target};
-use tagrec::shell::{Shell, Verbosity};
+use tagrec::ops::connect::{ConnectOptions, connect_with_env};
+use tagrec::plan::PlanTarget;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::Sandbox;
+use crate::support::Account;
 
 const KEY: &str = "tagrec-test-key-8c1f0e6a";
 const READ_ONLY_KEY: &str = "tagrec-read-only-key-51b2";
 const ACCESS_KEY_ID: &str = "AKIATAGRECTEST0001";
 const SECRET_ACCESS_KEY: &str = "s3cr3t/TagrecTest+Key0000000000000000000";
 
-/// The shared emulator (support::Sandbox) with a request log and an optional seed.
+/// The emulator of `support::Account` (a seed, a request log), and HTTP clients for it.
 struct Emulator {
-    server: Sandbox,
+    account: Account,
     base: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 impl Emulator {
@@ -39,22 +37,10 @@ impl Emulator {
     }
 
     fn start_with_seed(args: &[&str], seed: Option<&Value>) -> Emulator {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("requests.jsonl");
-        let seed_path = dir.path().join("seed.json");
-        let mut all: Vec<String> = vec!["--request-log".into(), log.display().to_string()];
-        if let Some(seed) = seed {
-            std::fs::write(&seed_path, serde_json::to_vec(seed).unwrap()).unwrap();
-            all.extend(["--seed".into(), seed_path.display().to_string()]);
-        }
-        all.extend(args.iter().map(|a| a.to_string()));
-        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        let server = Sandbox::start(&refs);
+        let account = Account::start(seed.unwrap_or(&json!([])), args);
         Emulator {
-            base: server.base_url.clone(),
-            server,
-            log,
-            _dir: dir,
+            base: account.sandbox.base_url.clone(),
+            account,
         }
     }
 
@@ -62,14 +48,8 @@ impl Emulator {
         client(&self.base, credentials)
     }
 
-    /// The request log: one JSON object per request, in order.
     fn requests(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
+        self.account.requests()
     }
 
     fn requests_to(&self, method: &str, path_suffix: &str) -> Vec<Value> {
@@ -78,10 +58,6 @@ impl Emulator {
             .filter(|r| r["method"] == method && r["path"].as_str().unwrap().ends_with(path_suffix))
             .collect()
     }
-}
-
-fn quiet() -> Shell {
-    Shell::new(ColorMode::Never, Verbosity::Quiet)
 }
 
 /// Short waits, so that tests of retries take milliseconds, not the default's seconds.
@@ -95,7 +71,7 @@ fn fast_retries() -> RetryPolicy {
 }
 
 fn client(base: &str, credentials: Credentials) -> HttpApi {
-    HttpApi::new(parse_endpoint(base).unwrap(), credentials, quiet())
+    HttpApi::new(parse_endpoint(base).unwrap(), credentials)
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -397,7 +373,7 @@ async fn non_json_error_bodies_are_reported_readably() {
         )
     })
     .await;
-    let api = HttpApi::new(parse_endpoint(&base).unwrap(), Credentials::None, quiet())
+    let api = HttpApi::new(parse_endpoint(&base).unwrap(), Credentials::None)
         .unwrap()
         .with_retry_policy(RetryPolicy::never());
     let message = api.retrieve("proj_a").await.unwrap_err().to_string();
@@ -734,14 +710,11 @@ fn manifest_at(path: &Path, target: Target) -> Manifest {
     Manifest::empty(path.to_path_buf(), target)
 }
 
-fn global(endpoint: Option<&str>, auth: AuthMode) -> GlobalArgs {
-    GlobalArgs {
-        manifest: PathBuf::from("projects.yaml"),
+fn global(endpoint: Option<&str>, auth: AuthMode) -> ConnectOptions {
+    ConnectOptions {
         endpoint: endpoint.map(str::to_string),
+        region: None,
         auth,
-        color: ColorMode::Never,
-        verbose: false,
-        quiet: true,
     }
 }
 
@@ -778,15 +751,14 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     let connection = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Auto),
         &manifest,
-        &quiet(),
         &env(aws.clone()),
     )
     .unwrap();
     assert_eq!(
         connection.target,
-        TargetInfo {
+        PlanTarget {
             endpoint: emulator.base.clone(),
-            region: "us-east-1".into()
+            region: Some("us-east-1".into())
         }
     );
     assert_eq!(connection.api.list().await.unwrap().len(), 1);
@@ -797,7 +769,6 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     let connection = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Auto),
         &manifest,
-        &quiet(),
         &env(with_key.clone()),
     )
     .unwrap();
@@ -806,25 +777,29 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
     let connection = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Sigv4),
         &manifest,
-        &quiet(),
         &env(with_key),
     )
     .unwrap();
     assert_eq!(connection.api.list().await.unwrap().len(), 1);
 
-    // No region anywhere: a clear error before any request.
+    // No region anywhere and no endpoint to use instead: a clear error before any request.
     let no_region = manifest_at(Path::new("repo/projects.yaml"), Target::default());
+    let error = connect_with_env(&global(None, AuthMode::Auto), &no_region, &env(vec![]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("repo/projects.yaml"), "{error}");
+    assert!(error.contains("--region"), "{error}");
+    // An endpoint needs a region only to sign with SigV4.
     let error = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Auto),
         &no_region,
-        &quiet(),
-        &env(vec![]),
+        &env(aws),
     )
     .err()
     .unwrap()
     .to_string();
-    assert!(error.contains("repo/projects.yaml"), "{error}");
-    assert!(error.contains("AWS_REGION"), "{error}");
+    assert!(error.contains("SigV4 signs for a region"), "{error}");
 }
 
 #[tokio::test]
@@ -858,9 +833,10 @@ async fn no_secret_appears_in_any_message_log_or_file() {
             }
         }
     }
-    shown.push(std::fs::read_to_string(&emulator.log).unwrap_or_default());
+    shown
+        .push(std::fs::read_to_string(emulator.account.path("requests.jsonl")).unwrap_or_default());
     // The emulator is tagrec too: what it printed must not carry a key either.
-    shown.push(emulator.server.stderr());
+    shown.push(emulator.account.sandbox.stderr());
     let text = shown.join("\n");
     assert!(
         text.contains("401") && text.contains("403"),
@@ -894,15 +870,13 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
         },
     );
     // `--auth sigv4` with no AWS variables would fail for an HTTP target; the sandbox needs none.
-    let connection = connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &quiet(), &|_| {
-        None
-    })
-    .unwrap();
+    let connection =
+        connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &|_| None).unwrap();
     assert_eq!(
         connection.target,
-        TargetInfo {
+        PlanTarget {
             endpoint: format!("sandbox:{}", state.display()),
-            region: "us-east-1".into()
+            region: Some("us-east-1".into())
         }
     );
     let projects = connection.api.list().await.unwrap();
@@ -914,7 +888,6 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
     let connection = connect_with_env(
         &global(Some(&emulator.base), AuthMode::Auto),
         &manifest,
-        &quiet(),
         &|_| None,
     )
     .unwrap();
@@ -953,28 +926,19 @@ async fn a_redirect_is_reported_not_followed_with_the_key() {
 fn no_credential_appears_in_the_binarys_output_or_files() {
     const KEY: &str = "sk-bedrock-binary-secret-4242";
     const WRONG: &str = "sk-bedrock-wrong-secret-7373";
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("requests.jsonl");
-    let sandbox = Sandbox::start(&["--api-key", KEY, "--request-log", log.to_str().unwrap()]);
-    std::fs::write(
-        dir.path().join("policy.yaml"),
+    let account = Account::start(&json!([]), &["--api-key", KEY]);
+    account.ws.write(
+        "policy.yaml",
         "type: object\nproperties:\n  tags:\n    required: [Team]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("projects.yaml"),
+    );
+    account.ws.write(
+        "projects.yaml",
         "version: 1\ntarget: {region: us-east-1}\npolicy: policy.yaml\nprojects:\n  - name: Secret-Check\n    tags: {Team: t}\n",
-    )
-    .unwrap();
+    );
     let run = |key: &str, args: &[&str]| {
-        let output = crate::support::tagrec()
-            .current_dir(dir.path())
-            .env("TAGREC_API_KEY", key)
-            .env("NO_COLOR", "1")
-            .args(["-v", "--endpoint", &sandbox.base_url])
-            .args(args)
-            .output()
-            .unwrap();
+        let mut all = vec!["-v"];
+        all.extend_from_slice(args);
+        let output = account.run(Some(key), &all);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
@@ -1008,11 +972,11 @@ fn no_credential_appears_in_the_binarys_output_or_files() {
         );
     }
     for file in ["plan.json", "requests.jsonl"] {
-        let content = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let content = account.ws.read(file);
         assert!(
             !content.contains(KEY) && !content.contains(WRONG),
             "{file} holds a key"
         );
     }
-    assert!(!sandbox.stderr().contains(KEY));
+    assert!(!account.sandbox.stderr().contains(KEY));
 }

@@ -9,6 +9,11 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use crate::diagnostics::Rule;
 
+/// One segment of a JSON pointer (RFC 6901) as the key it names: `~1` is `/`, `~0` is `~`.
+pub fn unescape_pointer(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
+}
+
 /// A position as saphyr reports it: 1-based line, 0-based column in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Pos {
@@ -113,7 +118,7 @@ impl<'a> Node<'a> {
     pub fn pointer(&self, pointer: &str) -> Option<&Node<'a>> {
         let mut node = self;
         for raw in pointer.split('/').skip(1) {
-            let segment = raw.replace("~1", "/").replace("~0", "~");
+            let segment = unescape_pointer(raw);
             node = match &node.value {
                 Value::Map(entries) => &entries.iter().find(|(k, _)| k.key_text() == segment)?.1,
                 Value::Seq(items) => items.get(segment.parse::<usize>().ok()?)?,

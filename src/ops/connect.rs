@@ -6,15 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::ProjectsApi;
-use super::auth::{self, AuthError};
-use super::client::{EndpointError, HttpApi, parse_endpoint};
-use crate::cli::GlobalArgs;
+use crate::api::ProjectsApi;
+use crate::api::auth::{self, AuthError, AuthMode};
+use crate::api::client::{EndpointError, HttpApi, parse_endpoint};
 use crate::manifest::{Manifest, Target};
-use crate::shell::Shell;
+use crate::plan::PlanTarget;
 
 /// Regions that have the bedrock-mantle endpoint (api.md); another one gets a warning, not an
 /// error, since AWS adds regions faster than tagrec is released.
@@ -35,24 +33,26 @@ pub const KNOWN_REGIONS: [&str; 14] = [
     "us-gov-west-1",
 ];
 
-/// Where a plan was computed against; recorded in plan files so that apply can refuse another.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetInfo {
-    /// The base URL, or `sandbox:<state file>` for the embedded emulator.
-    pub endpoint: String,
-    pub region: String,
+/// The command-line side of a connection: `--endpoint` (or `TAGREC_ENDPOINT`), `--region` (or
+/// `TAGREC_REGION`) and `--auth`.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub auth: AuthMode,
 }
 
 pub struct Connection {
     pub api: Arc<dyn ProjectsApi>,
-    pub target: TargetInfo,
+    pub target: PlanTarget,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
     #[error(
-        "no region: set `target.region` in {manifest} (e.g. us-east-1), or AWS_REGION or \
-         AWS_DEFAULT_REGION"
+        "no region to build the endpoint's URL from: give --region (or TAGREC_REGION), set \
+         `target.region` in {manifest} (e.g. us-east-1), or AWS_REGION; or name the endpoint \
+         with --endpoint"
     )]
     NoRegion { manifest: String },
     #[error(
@@ -65,13 +65,15 @@ pub enum ConnectError {
     Auth(#[from] AuthError),
 }
 
+/// The region of an embedded sandbox whose manifest names none.
+pub const SANDBOX_REGION: &str = "us-east-1";
+
 /// The target resolved, before anything is opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
-    Http {
-        base: Url,
-        region: String,
-    },
+    /// A region is there when one was found; it is needed only to build the URL (then it is
+    /// always there) and to sign with SigV4.
+    Http { base: Url, region: Option<String> },
     Sandbox {
         state: PathBuf,
         seed: Option<PathBuf>,
@@ -80,15 +82,15 @@ pub enum Resolved {
 }
 
 /// Decides the target: `--endpoint`/`TAGREC_ENDPOINT` (already merged into `endpoint` by clap),
-/// else the manifest's sandbox, else `target.endpoint`, else the region's public endpoint. The
-/// region is needed in every case (it is the SigV4 region, and the sandbox's).
+/// else the manifest's sandbox, else `target.endpoint`, else the region's public endpoint.
 pub fn resolve(
     endpoint: Option<&str>,
+    region: Option<&str>,
     target: &Target,
     manifest: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Resolved, ConnectError> {
-    let region = resolve_region(target, manifest, env)?;
+    let region = find_region(region, target, manifest, env)?;
     if let Some(endpoint) = endpoint.filter(|e| !e.trim().is_empty()) {
         return Ok(Resolved::Http {
             base: parse_endpoint(endpoint)?,
@@ -99,25 +101,45 @@ pub fn resolve(
         return Ok(Resolved::Sandbox {
             state: sandbox.state.clone(),
             seed: sandbox.seed.clone(),
+            region: region.unwrap_or_else(|| SANDBOX_REGION.to_string()),
+        });
+    }
+    if let Some(endpoint) = &target.endpoint {
+        return Ok(Resolved::Http {
+            base: parse_endpoint(endpoint)?,
             region,
         });
     }
-    let base = match &target.endpoint {
-        Some(endpoint) => parse_endpoint(endpoint)?,
-        None => parse_endpoint(&format!("https://bedrock-mantle.{region}.api.aws/v1"))?,
+    let Some(region) = region else {
+        return Err(ConnectError::NoRegion {
+            manifest: manifest.to_string(),
+        });
     };
-    Ok(Resolved::Http { base, region })
+    let base = parse_endpoint(&format!("https://bedrock-mantle.{region}.api.aws/v1"))?;
+    Ok(Resolved::Http {
+        base,
+        region: Some(region),
+    })
 }
 
-fn resolve_region(
+/// The region, first found: `--region` (or TAGREC_REGION, merged by clap), `target.region`,
+/// AWS_REGION, AWS_DEFAULT_REGION. A value that is not a region name is an error naming where it
+/// came from.
+fn find_region(
+    flag: Option<&str>,
     target: &Target,
     manifest: &str,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, ConnectError> {
-    let found = target
-        .region
-        .clone()
-        .map(|r| (r, format!("target.region in {manifest}")))
+) -> Result<Option<String>, ConnectError> {
+    let found = flag
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| (r.to_string(), "--region or TAGREC_REGION".to_string()))
+        .or_else(|| {
+            target
+                .region
+                .clone()
+                .map(|r| (r, format!("target.region in {manifest}")))
+        })
         .or_else(|| {
             ["AWS_REGION", "AWS_DEFAULT_REGION"]
                 .iter()
@@ -128,9 +150,7 @@ fn resolve_region(
                 })
         });
     let Some((region, source_name)) = found else {
-        return Err(ConnectError::NoRegion {
-            manifest: manifest.to_string(),
-        });
+        return Ok(None);
     };
     let region = region.trim().to_string();
     let well_formed = !region.is_empty()
@@ -145,55 +165,52 @@ fn resolve_region(
             source_name,
         });
     }
-    Ok(region)
+    Ok(Some(region))
 }
 
 /// Opens the API the flags and the manifest point at. Credentials are looked up only for an
 /// HTTP target: the embedded sandbox needs none.
-pub fn connect(
-    global: &GlobalArgs,
-    manifest: &Manifest,
-    shell: &Shell,
-) -> anyhow::Result<Connection> {
-    connect_with_env(global, manifest, shell, &|name| std::env::var(name).ok())
+pub fn connect(options: &ConnectOptions, manifest: &Manifest) -> anyhow::Result<Connection> {
+    connect_with_env(options, manifest, &|name| std::env::var(name).ok())
 }
 
 /// `connect` with the environment given as a lookup (tests pass a map: changing the process
 /// environment is unsafe while other threads run).
 pub fn connect_with_env(
-    global: &GlobalArgs,
+    options: &ConnectOptions,
     manifest: &Manifest,
-    shell: &Shell,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Connection> {
     let manifest_name = manifest.file.display().to_string();
     match resolve(
-        global.endpoint.as_deref(),
+        options.endpoint.as_deref(),
+        options.region.as_deref(),
         &manifest.target,
         &manifest_name,
         env,
     )? {
         Resolved::Http { base, region } => {
-            let credentials = auth::resolve(global.auth, &region, env)?;
-            let from_region = global.endpoint.is_none() && manifest.target.endpoint.is_none();
-            if from_region && !KNOWN_REGIONS.contains(&region.as_str()) {
-                shell.warn(format!(
+            let credentials = auth::resolve(options.auth, region.as_deref(), env)?;
+            let from_region = options.endpoint.is_none() && manifest.target.endpoint.is_none();
+            if let Some(region) = region.as_deref().filter(|_| from_region)
+                && !KNOWN_REGIONS.contains(&region)
+            {
+                tracing::warn!(
                     "region {region} is not one where Amazon Bedrock projects are known to be \
                      available ({}); trying {base}",
                     KNOWN_REGIONS.join(", ")
-                ));
+                );
             }
-            shell.verbose(|| {
-                format!(
-                    "API {base} (region {region}) with {}",
-                    credentials.describe()
-                )
-            });
-            let target = TargetInfo {
+            tracing::debug!(
+                "API {base} (region {}) with {}",
+                region.as_deref().unwrap_or("none"),
+                credentials.describe()
+            );
+            let target = PlanTarget {
                 endpoint: base.to_string(),
                 region,
             };
-            let api = HttpApi::new(base, credentials, shell.clone())?;
+            let api = HttpApi::new(base, credentials)?;
             Ok(Connection {
                 api: Arc::new(api),
                 target,
@@ -204,14 +221,14 @@ pub fn connect_with_env(
             seed,
             region,
         } => {
-            shell.verbose(|| format!("embedded sandbox, state {}", state.display()));
-            let api = crate::sandbox::embedded::EmbeddedApi::open(&state, seed.as_deref(), &region)
+            tracing::debug!("embedded sandbox, state {}", state.display());
+            let api = crate::sandbox::EmbeddedApi::open(&state, seed.as_deref(), &region)
                 .with_context(|| format!("could not open the sandbox state {}", state.display()))?;
             Ok(Connection {
                 api: Arc::new(api),
-                target: TargetInfo {
+                target: PlanTarget {
                     endpoint: format!("sandbox:{}", state.display()),
-                    region,
+                    region: Some(region),
                 },
             })
         }
@@ -238,7 +255,7 @@ mod tests {
 
     fn http(resolved: Resolved) -> (String, String) {
         match resolved {
-            Resolved::Http { base, region } => (base.to_string(), region),
+            Resolved::Http { base, region } => (base.to_string(), region.unwrap_or_default()),
             other => panic!("expected an HTTP target, got {other:?}"),
         }
     }
@@ -246,6 +263,7 @@ mod tests {
     #[test]
     fn region_builds_the_public_endpoint() {
         let resolved = resolve(
+            None,
             None,
             &target(Some("eu-west-1"), None, false),
             "p.yaml",
@@ -268,7 +286,7 @@ mod tests {
         ]);
         let only_default = env_of(&[("AWS_DEFAULT_REGION", "eu-west-2")]);
         let region = |t: Target, env: &dyn Fn(&str) -> Option<String>| {
-            http(resolve(None, &t, "p.yaml", env).unwrap()).1
+            http(resolve(None, None, &t, "p.yaml", env).unwrap()).1
         };
         assert_eq!(
             region(target(Some("us-east-2"), None, false), &both),
@@ -279,7 +297,13 @@ mod tests {
             region(target(None, None, false), &only_default),
             "eu-west-2"
         );
-        let none = resolve(None, &target(None, None, false), "p.yaml", &env_of(&[]));
+        let none = resolve(
+            None,
+            None,
+            &target(None, None, false),
+            "p.yaml",
+            &env_of(&[]),
+        );
         let message = none.unwrap_err().to_string();
         assert!(message.contains("`target.region` in p.yaml"), "{message}");
         assert!(message.contains("AWS_REGION"), "{message}");
@@ -288,7 +312,7 @@ mod tests {
     #[test]
     fn a_malformed_region_is_refused_with_its_source() {
         let env = env_of(&[("AWS_REGION", "us-east-1/../evil")]);
-        let message = resolve(None, &target(None, None, false), "p.yaml", &env)
+        let message = resolve(None, None, &target(None, None, false), "p.yaml", &env)
             .unwrap_err()
             .to_string();
         assert!(message.contains("AWS_REGION"), "{message}");
@@ -302,9 +326,9 @@ mod tests {
             true,
         );
         let env = env_of(&[]);
-        let flag = resolve(Some("http://127.0.0.1:4010/v1"), &t, "p.yaml", &env).unwrap();
+        let flag = resolve(Some("http://127.0.0.1:4010/v1"), None, &t, "p.yaml", &env).unwrap();
         assert_eq!(http(flag).0, "http://127.0.0.1:4010/v1");
-        match resolve(None, &t, "p.yaml", &env).unwrap() {
+        match resolve(None, None, &t, "p.yaml", &env).unwrap() {
             Resolved::Sandbox { state, region, .. } => {
                 assert_eq!(state, PathBuf::from("repo/.tagrec/sandbox.json"));
                 assert_eq!(region, "us-east-1");
@@ -316,7 +340,7 @@ mod tests {
             Some("https://proxy.example.com/v1/"),
             false,
         );
-        let (base, region) = http(resolve(None, &t, "p.yaml", &env).unwrap());
+        let (base, region) = http(resolve(None, None, &t, "p.yaml", &env).unwrap());
         assert_eq!(base, "https://proxy.example.com/v1");
         assert_eq!(region, "us-east-1");
     }
@@ -326,6 +350,7 @@ mod tests {
         let t = target(Some("us-east-1"), None, false);
         let err = resolve(
             Some("http://api.example.com/v1"),
+            None,
             &t,
             "p.yaml",
             &env_of(&[]),
@@ -334,17 +359,5 @@ mod tests {
             err,
             Err(ConnectError::Endpoint(EndpointError::Insecure { .. }))
         ));
-    }
-
-    #[test]
-    fn target_info_serializes_plainly() {
-        let info = TargetInfo {
-            endpoint: "sandbox:.tagrec/sandbox.json".into(),
-            region: "us-east-1".into(),
-        };
-        assert_eq!(
-            serde_json::to_string(&info).unwrap(),
-            r#"{"endpoint":"sandbox:.tagrec/sandbox.json","region":"us-east-1"}"#
-        );
     }
 }

@@ -1,10 +1,14 @@
-//! The files a check read, and the one place where saphyr's positions (1-based lines, 0-based
-//! character columns) become `Place`s (1-based character columns for people and GitHub, byte
-//! offsets for the snippet renderer).
+//! Source text that tagrec reports problems in (manifests, policies): the YAML reader that keeps a
+//! span on every node (`yaml`), the files a check read, and the one place where saphyr's positions
+//! (1-based lines, 0-based character columns) become `Place`s (1-based character columns for people
+//! and GitHub, byte offsets for the snippet renderer). Neutral ground: both `manifest` and `policy`
+//! read YAML through it, and neither names the other.
+
+pub mod yaml;
 
 use std::collections::BTreeMap;
 
-use super::yaml::{Pos, Span};
+use self::yaml::{Pos, Span};
 use crate::diagnostics::Place;
 
 /// One file's text, indexed by line.

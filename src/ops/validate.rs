@@ -1,17 +1,17 @@
-//! `check`: what `validate` and `plan` run first. Reads the manifest and its policy, applies every
-//! rule, evaluates the policy on every desired project, and collects all the diagnostics, each
-//! placed where the user has to make the fix.
+//! `check`: what `validate` and every command that reads a manifest run first. Reads the manifest
+//! and its policy, applies every rule, evaluates the policy on every desired project, and collects
+//! all the diagnostics, each placed where the user has to make the fix.
 
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value as Json;
 
-use super::load::{self, ManifestPlaces, ProjectPlaces};
-use super::source::{SourceText, Sources};
-use super::yaml;
-use super::{DesiredProject, Manifest, TagSource};
-use crate::diagnostics::{Diagnostic, Rule, Severity};
-use crate::policy::{self, Policy};
+use crate::diagnostics::{Diagnostic, Rule};
+use crate::manifest::load::{self, ManifestPlaces, ProjectPlaces};
+use crate::manifest::{DesiredProject, Manifest, TagSource};
+use crate::policy::{self, Policy, Violation, ViolationKind};
+use crate::source::yaml;
+use crate::source::{SourceText, Sources};
 
 pub struct Checked {
     /// Some when the manifest itself is sound (policy violations alone leave it Some: callers
@@ -25,14 +25,31 @@ pub struct Checked {
 
 impl Checked {
     pub fn error_count(&self) -> usize {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.diagnostics.len()
     }
 
     pub fn has_errors(&self) -> bool {
-        self.error_count() > 0
+        !self.diagnostics.is_empty()
+    }
+}
+
+/// A manifest that passed every check, and its compiled policy: what every command that acts on
+/// an account starts from.
+pub struct Loaded {
+    pub manifest: Manifest,
+    pub policy: Option<Policy>,
+}
+
+/// Checks the manifest; `Err` holds the problems (a desired project that breaks the policy among
+/// them: nothing is planned from a manifest that does not pass `validate`).
+pub fn load(path: &Path) -> Result<Loaded, Box<Checked>> {
+    let mut checked = check(path);
+    match checked.manifest.take() {
+        Some(manifest) if !checked.has_errors() => Ok(Loaded {
+            manifest,
+            policy: checked.policy,
+        }),
+        _ => Err(Box::new(checked)),
     }
 }
 
@@ -114,11 +131,7 @@ pub fn check(path: &Path) -> Checked {
                 &mut each,
             );
         }
-        if checked
-            .diagnostics
-            .iter()
-            .all(|d| d.rule == Rule::Policy || d.severity != Severity::Error)
-        {
+        if checked.diagnostics.iter().all(|d| d.rule == Rule::Policy) {
             checked.manifest = Some(manifest);
         }
     }
@@ -210,34 +223,25 @@ fn evaluate(
         .filter(|(k, _)| policy::policy_sees(k, owner_set))
         .map(|(k, t)| (k.clone(), Json::String(t.value.clone())));
     let document = policy::document(&project.name, tags);
-    // Missing tags are one problem at one place: "missing required tags A, B".
-    let mut missing: Vec<String> = Vec::new();
-    let mut missing_at = None;
-    for placed in policy.check_document(&document) {
-        let violation = placed.violation;
-        if let Some(tag) = violation.message.strip_prefix(MISSING)
-            && violation.instance_path == "/tags"
-        {
-            if !project_places.rejected.iter().any(|k| k == tag) {
-                missing.push(tag.to_string());
-                missing_at = Some(project_places.tags.unwrap_or(project_places.name));
-            }
+    let violations = policy.check_document(&document);
+    // Missing tags are one problem at one place: "missing required tags A, B". A tag written but
+    // refused by the loader (a null value, a reserved key) is reported there, not as missing.
+    let missing: Vec<&str> = Violation::missing_keys(&violations)
+        .into_iter()
+        .filter(|key| !project_places.rejected.iter().any(|k| k == key))
+        .collect();
+    for violation in &violations {
+        if matches!(violation.kind, ViolationKind::Missing { .. }) {
             continue;
         }
-        let (span, inherited) = place_of(
-            &violation.instance_path,
-            placed.key.as_deref(),
-            project,
-            project_places,
-            places,
-        );
+        let (span, inherited) = place_of(&violation.kind, project, project_places, places);
         let message = if inherited {
             format!(
                 "{} (inherited from defaults by project {})",
                 violation.message, project.name
             )
         } else {
-            violation.message
+            violation.message.clone()
         };
         out.push(
             Diagnostic::error(Rule::Policy, message)
@@ -245,51 +249,38 @@ fn evaluate(
                 .project(project.name.clone()),
         );
     }
-    if let Some(span) = missing_at {
-        let s = if missing.len() == 1 { "" } else { "s" };
+    if !missing.is_empty() {
+        let span = project_places.tags.unwrap_or(project_places.name);
         out.push(
-            Diagnostic::error(
-                Rule::Policy,
-                format!("{MISSING_PLURAL}{s} {}", missing.join(", ")),
-            )
-            .at(source.place(span))
-            .project(project.name.clone()),
+            Diagnostic::error(Rule::Policy, policy::missing_sentence(&missing))
+                .at(source.place(span))
+                .project(project.name.clone()),
         );
     }
 }
 
-const MISSING: &str = "missing required tag ";
-const MISSING_PLURAL: &str = "missing required tag";
-
 /// Where a violation is fixed: the value (or key) that breaks the rule, in the project or in
-/// `defaults`; the project's `tags:` line for a missing tag; its `name:` otherwise.
+/// `defaults`; the project's `tags:` line for the tag set as a whole; its `name:` otherwise.
 fn place_of(
-    pointer: &str,
-    key: Option<&str>,
+    kind: &ViolationKind,
     project: &DesiredProject,
     own: &ProjectPlaces,
     places: &ManifestPlaces,
 ) -> (yaml::Span, bool) {
     let fallback = own.tags.unwrap_or(own.name);
-    let tag = key.map(str::to_string).or_else(|| {
-        pointer
-            .strip_prefix("/tags/")
-            .map(|k| k.replace("~1", "/").replace("~0", "~"))
-    });
-    let Some(tag) = tag else {
-        return match pointer {
-            "/tags" => (fallback, false),
-            _ => (own.name, false),
-        };
+    let (tag, on_key) = match kind {
+        ViolationKind::Value { key } => (key, false),
+        ViolationKind::Key { key } => (key, true),
+        ViolationKind::Missing { .. } | ViolationKind::Tags => return (fallback, false),
+        ViolationKind::Project => return (own.name, false),
     };
-    let on_key = key.is_some();
     let pick = |p: &load::TagPlace| if on_key { p.key } else { p.value };
-    match project.tags.get(&tag).map(|t| t.source) {
-        Some(TagSource::Defaults) => match places.defaults.get(&tag) {
+    match project.tags.get(tag).map(|t| t.source) {
+        Some(TagSource::Defaults) => match places.defaults.get(tag) {
             Some(p) => (pick(p), true),
             None => (fallback, false),
         },
-        _ => match own.own.get(&tag) {
+        _ => match own.own.get(tag) {
             Some(p) => (pick(p), false),
             None => (fallback, false),
         },
