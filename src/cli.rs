@@ -365,4 +365,8 @@ pub struct ServeArgs {
     /// Write one JSON line per request to this file
     #[arg(long)]
     pub request_log: Option<PathBuf>,
+    /// How long the credentials that the emulated STS issues last, when the call names no
+    /// duration (short ones test refreshing)
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sts_duration: u64,
 }

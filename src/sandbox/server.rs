@@ -28,6 +28,8 @@ use super::faults::{FaultSettings, Faults};
 use super::sigv4::{self, SigV4Key};
 use super::state::{self, StateError, StateFile, StateLock};
 use super::store::{self, ListQuery, Refusal, Store};
+use super::sts;
+use crate::api::auth::SIGV4_SERVICE;
 
 /// The largest request body accepted (413 past it).
 pub const MAX_BODY: usize = 1 << 20;
@@ -42,6 +44,8 @@ pub struct Credentials {
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// How long credentials from the emulated STS last (when the call names no duration).
+    pub sts_duration: Duration,
     pub listen: String,
     pub state: Option<PathBuf>,
     pub seed: Option<PathBuf>,
@@ -89,6 +93,9 @@ struct Server {
     account: Mutex<Account>,
     persistence: Mutex<Persistence>,
     credentials: Credentials,
+    /// Credentials the emulated STS issued; its SigV4 checks accept them until they expire.
+    issued: sts::Issued,
+    sts_duration: Duration,
     faults: Faults,
     list_lag: Duration,
     region: String,
@@ -180,6 +187,8 @@ impl Server {
             }),
             persistence: Mutex::new(Persistence { state, _lock: lock }),
             credentials: options.credentials.clone(),
+            issued: sts::Issued::default(),
+            sts_duration: options.sts_duration,
             faults: Faults::new(options.faults.clone()),
             list_lag: options.list_lag,
             region: options.region.clone(),
@@ -268,14 +277,18 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if authorization.starts_with("AWS4-HMAC-SHA256") {
-            let Some(key) = &credentials.sigv4 else {
+            if credentials.sigv4.is_none() && !self.issued.any() {
                 return Err(unauthorized(
                     "This endpoint does not accept SigV4 signatures; use an API key.",
                 ));
-            };
+            }
             return sigv4::verify(
-                key,
-                &self.region,
+                &|id| self.known(id),
+                &sigv4::Scope {
+                    service: SIGV4_SERVICE,
+                    region: Some(&self.region),
+                    api: "the Projects API",
+                },
                 method.as_str(),
                 path_and_query,
                 headers,
@@ -318,6 +331,64 @@ impl Server {
         Err(unauthorized("Incorrect API key provided."))
     }
 
+    /// The secret of an access key id: the `--sigv4` key's, or one the emulated STS issued.
+    fn known(&self, access_key_id: &str) -> Option<sigv4::Known> {
+        if let Some(known) = self
+            .credentials
+            .sigv4
+            .as_ref()
+            .and_then(|key| key.known(access_key_id))
+        {
+            return Some(known);
+        }
+        self.issued.get(access_key_id).map(|key| sigv4::Known {
+            secret: key.secret,
+            session_token: Some(key.session_token),
+            expires: Some(key.expires),
+        })
+    }
+
+    /// An STS call (`POST /` with a form body): `AssumeRole` is SigV4-checked (service `sts`, in
+    /// the caller's region) when `--sigv4` is given; `AssumeRoleWithWebIdentity` is unsigned, as
+    /// in AWS.
+    fn sts(&self, parts: &http::request::Parts, body: &[u8]) -> Outcome {
+        let call = match sts::parse(body) {
+            Ok(call) => call,
+            Err(error) => return sts_outcome(&error, None),
+        };
+        if matches!(call, sts::Call::AssumeRole { .. }) && self.credentials.sigv4.is_some() {
+            let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let checked = sigv4::verify(
+                &|id| self.known(id),
+                &sigv4::Scope {
+                    service: "sts",
+                    region: None,
+                    api: "STS",
+                },
+                parts.method.as_str(),
+                path_and_query,
+                &parts.headers,
+                body,
+                SystemTime::now(),
+            );
+            if let Err(reason) = checked {
+                let error =
+                    sts::StsError::denied(format!("The SigV4 signature was refused: {reason}."));
+                return sts_outcome(&error, Some(&call));
+            }
+        }
+        let xml = sts::answer(&call, &self.issued, self.sts_duration);
+        let mut response = Response::new(Body::from(xml));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        Outcome {
+            response,
+            written: None,
+            sts: Some(call),
+        }
+    }
+
     fn log(&self, entry: &LogEntry<'_>) {
         let Some(log) = &self.log else { return };
         let Ok(mut line) = serde_json::to_vec(entry) else {
@@ -348,12 +419,33 @@ struct LogEntry<'a> {
     status: Option<u16>,
     id: Option<&'a str>,
     committed: bool,
+    /// The operation of a call to `/` (STS's `Action`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
 }
 
-/// What a request came to: an answer, and the project it wrote, if any.
+/// What a request came to: an answer, the project it wrote (if any), and the STS call it was.
 struct Outcome {
     response: Response,
     written: Option<String>,
+    sts: Option<sts::Call>,
+}
+
+fn sts_outcome(error: &sts::StsError, call: Option<&sts::Call>) -> Outcome {
+    let mut response = Response::new(Body::from(error.xml()));
+    *response.status_mut() = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    Outcome {
+        response,
+        written: None,
+        sts: call.cloned(),
+    }
 }
 
 async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response {
@@ -380,6 +472,9 @@ async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response
         },
         id: outcome.written.as_deref(),
         committed: outcome.written.is_some(),
+        operation: outcome.sts.as_ref().map(sts::Call::action),
+        role_arn: outcome.sts.as_ref().map(sts::Call::role_arn),
+        external_id: outcome.sts.as_ref().and_then(sts::Call::external_id),
     });
     match (dropped, outcome.written.as_deref()) {
         (true, _) => tracing::debug!("{method} {path}: done, answer dropped"),
@@ -419,6 +514,9 @@ async fn answer(server: &Arc<Server>, request: Request) -> Outcome {
             ));
         }
     };
+    if parts.uri.path() == "/" && parts.method == Method::POST {
+        return server.sts(&parts, &body);
+    }
     let path_and_query = parts.uri.path_and_query().map_or_else(
         || parts.uri.path().to_string(),
         |pq| pq.as_str().to_string(),
@@ -578,7 +676,11 @@ fn dispatch(
         }
     };
     match result {
-        Ok((response, written)) => Outcome { response, written },
+        Ok((response, written)) => Outcome {
+            response,
+            written,
+            sts: None,
+        },
         Err(refusal) => refused(&refusal),
     }
 }
@@ -616,6 +718,7 @@ fn refused(refusal: &Refusal) -> Outcome {
     Outcome {
         response: json(status, &refusal.body()),
         written: None,
+        sts: None,
     }
 }
 

@@ -8,6 +8,7 @@ mod apply;
 mod audit;
 mod cli;
 mod client;
+mod credentials;
 mod estate;
 mod install;
 mod layers;
