@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::{DesiredProject, DesiredTag, Manifest, SandboxTarget, TagPatterns, TagSource, Target};
+use super::{
+    Billing, DesiredProject, DesiredTag, Manifest, SandboxTarget, TagPatterns, TagSource, Target,
+};
 use crate::diagnostics::{Diagnostic, Rule};
 use crate::rules::{
     DEFAULT_PROJECT_ID, MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS, OWNER_TAG,
@@ -20,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "owner",
     "prune",
     "ignore_tags",
+    "billing",
     "defaults",
     "projects",
 ];
@@ -31,7 +34,14 @@ const TARGET_KEYS: &[&str] = &[
     "role_arn",
     "external_id",
 ];
-const SANDBOX_KEYS: &[&str] = &["state", "seed"];
+const SANDBOX_KEYS: &[&str] = &[
+    "state",
+    "seed",
+    "costs",
+    "active_cost_tags",
+    "linked_account",
+];
+const BILLING_KEYS: &[&str] = &["profile", "role_arn"];
 const DEFAULTS_KEYS: &[&str] = &["tags"];
 const PROJECT_KEYS: &[&str] = &["name", "id", "protect", "tags"];
 
@@ -262,6 +272,7 @@ impl Loader<'_> {
                 }
                 "prune" => manifest.prune = self.boolean(value, "prune").unwrap_or(false),
                 "ignore_tags" => manifest.ignore_tags = self.ignore_tags(value),
+                "billing" => manifest.billing = self.billing(value),
                 "defaults" => {
                     if let Some(entries) = self.mapping(value, "defaults", DEFAULTS_KEYS) {
                         for (_, _, tags) in entries {
@@ -374,15 +385,36 @@ impl Loader<'_> {
                     };
                     let mut state = None;
                     let mut seed = None;
+                    let mut costs = None;
+                    let mut active_cost_tags = Vec::new();
+                    let mut linked_account = false;
                     for (key, _, value) in entries {
-                        let path = self.text(value, &format!("target.sandbox.{key}"));
+                        let what = format!("target.sandbox.{key}");
                         match key {
-                            "state" => state = path.map(|p| dir.join(p)),
-                            _ => seed = path.map(|p| dir.join(p)),
+                            "active_cost_tags" => active_cost_tags = self.strings(value, &what),
+                            "linked_account" => {
+                                linked_account = self.boolean(value, &what).unwrap_or(false);
+                            }
+                            _ => {
+                                let path = self.text(value, &what).map(|p| dir.join(p));
+                                match key {
+                                    "state" => state = path,
+                                    "seed" => seed = path,
+                                    _ => costs = path,
+                                }
+                            }
                         }
                     }
                     match state {
-                        Some(state) => target.sandbox = Some(SandboxTarget { state, seed }),
+                        Some(state) => {
+                            target.sandbox = Some(SandboxTarget {
+                                state,
+                                seed,
+                                costs,
+                                active_cost_tags,
+                                linked_account,
+                            });
+                        }
                         None => self.report(
                             Rule::Type,
                             value.span,
@@ -406,21 +438,53 @@ impl Loader<'_> {
     }
 
     fn ignore_tags(&mut self, node: &Node) -> TagPatterns {
+        TagPatterns(self.strings(node, "ignore_tags"))
+    }
+
+    /// A list of strings (`[a, b]` or one `- item` a line); what is not one is reported.
+    fn strings(&mut self, node: &Node, what: &str) -> Vec<String> {
         let Value::Seq(items) = &node.value else {
             self.report(
                 Rule::Type,
                 node.span,
-                format!("ignore_tags must be a list, not {}", node.kind_name()),
-                Some("write `ignore_tags: [\"Backup*\"]`".to_string()),
+                format!("{what} must be a list, not {}", node.kind_name()),
+                Some(format!("write `{what}: [\"…\"]`")),
             );
-            return TagPatterns::default();
+            return Vec::new();
         };
-        TagPatterns(
-            items
-                .iter()
-                .filter_map(|item| self.text(item, "an ignore_tags entry"))
-                .collect(),
-        )
+        items
+            .iter()
+            .filter_map(|item| self.text(item, &format!("an entry of {what}")))
+            .collect()
+    }
+
+    /// `billing:`: whose credentials the payer account's Cost Explorer is called with.
+    fn billing(&mut self, node: &Node) -> Billing {
+        let mut billing = Billing::default();
+        let Some(entries) = self.mapping(node, "billing", BILLING_KEYS) else {
+            return billing;
+        };
+        for (key, _, value) in entries {
+            match key {
+                "profile" => billing.profile = self.text(value, "billing.profile"),
+                _ => {
+                    let Some(arn) = self.text(value, "billing.role_arn") else {
+                        continue;
+                    };
+                    if is_role_arn(&arn) {
+                        billing.role_arn = Some(arn);
+                    } else {
+                        self.report(
+                            Rule::Type,
+                            value.span,
+                            format!("billing.role_arn `{arn}` is not the ARN of an IAM role"),
+                            Some("write it as arn:aws:iam::123456789012:role/NAME".to_string()),
+                        );
+                    }
+                }
+            }
+        }
+        billing
     }
 
     /// A `tags:` mapping: every key and value checked; what is valid is returned.

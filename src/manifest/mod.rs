@@ -20,8 +20,17 @@ pub struct Manifest {
     pub owner: Option<String>,
     pub prune: bool,
     pub ignore_tags: TagPatterns,
+    pub billing: Billing,
     pub defaults: BTreeMap<String, String>,
     pub projects: Vec<DesiredProject>,
+}
+
+/// `billing:`: the payer (management) account's credentials for Cost Explorer, never the
+/// target's own (a member account cannot see cost allocation tags).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Billing {
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
 }
 
 impl Manifest {
@@ -36,6 +45,7 @@ impl Manifest {
             owner: None,
             prune: false,
             ignore_tags: TagPatterns::default(),
+            billing: Billing::default(),
             defaults: BTreeMap::new(),
             projects: Vec::new(),
         }
@@ -54,11 +64,17 @@ pub struct Target {
     pub external_id: Option<String>,
 }
 
-/// `target.sandbox`: the emulator in-process; both paths resolved against the manifest's folder.
-#[derive(Debug, Clone)]
+/// `target.sandbox`: the emulator in-process; paths resolved against the manifest's folder.
+#[derive(Debug, Clone, Default)]
 pub struct SandboxTarget {
     pub state: PathBuf,
     pub seed: Option<PathBuf>,
+    /// Spend rows for its Cost Explorer (`billing`, `costs`).
+    pub costs: Option<PathBuf>,
+    /// Cost allocation tag keys active from the start.
+    pub active_cost_tags: Vec<String>,
+    /// Its Cost Explorer answers as a member account's does: access denied.
+    pub linked_account: bool,
 }
 
 #[derive(Debug, Clone)]

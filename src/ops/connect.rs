@@ -315,6 +315,7 @@ mod tests {
             sandbox: sandbox.then(|| SandboxTarget {
                 state: PathBuf::from("repo/.tagrec/sandbox.json"),
                 seed: Some(PathBuf::from("repo/live.json")),
+                ..SandboxTarget::default()
             }),
             ..Target::default()
         }

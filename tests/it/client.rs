@@ -786,6 +786,7 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
             sandbox: Some(tagrec::manifest::SandboxTarget {
                 state: state.clone(),
                 seed: Some(seed),
+                ..Default::default()
             }),
             ..Target::default()
         },
