@@ -131,6 +131,26 @@ pub fn missing_sentence(keys: &[&str]) -> String {
     format!("missing required tag{s} {}", keys.join(", "))
 }
 
+/// A project's violations as people read them, in validate, plan and audit alike: the missing
+/// required tags folded into one `missing_sentence` (where the first of them was), every other
+/// violation as it is.
+pub fn sentences(violations: &[Violation]) -> Vec<String> {
+    let missing = Violation::missing_keys(violations);
+    let mut out = Vec::with_capacity(violations.len());
+    let mut folded = false;
+    for violation in violations {
+        match violation.kind {
+            ViolationKind::Missing { .. } if folded => {}
+            ViolationKind::Missing { .. } => {
+                out.push(missing_sentence(&missing));
+                folded = true;
+            }
+            _ => out.push(violation.message.clone()),
+        }
+    }
+    out
+}
+
 /// Whether a tag is part of the document the policy sees: not `aws:` keys, not tagrec's own.
 pub fn policy_sees(key: &str, owner_set: bool) -> bool {
     !(is_aws_key(key) || key == PROTECT_TAG || (owner_set && key == OWNER_TAG))
@@ -273,7 +293,7 @@ fn describe(error: &jsonschema::ValidationError<'_>, document: &Json, out: &mut 
                 .as_str()
                 .map_or_else(|| property.to_string(), str::to_string);
             if path == "/tags" {
-                let message = format!("missing required tag {property}");
+                let message = missing_sentence(&[property.as_str()]);
                 push(message, ViolationKind::Missing { key: property });
             } else {
                 push(format!("missing required field {property}"), at_path);

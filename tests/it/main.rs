@@ -12,3 +12,4 @@ mod plan;
 mod sandbox;
 mod target;
 mod validate;
+mod voice;
