@@ -82,15 +82,18 @@ pub fn header<'t>(
 
 /// Reads the projects into `manifest.projects`, consuming their tree, and calls `each` on every
 /// project read (with its places, and the diagnostics list) before its places are dropped.
+/// `tag_keys` are keys known to be tags (the policy's): one written at project level is taken
+/// for a tag that missed its `tags:`.
 pub fn projects(
     node: Node<'_>,
     manifest: &mut Manifest,
     source: &SourceText,
     out: &mut Vec<Diagnostic>,
+    tag_keys: &[String],
     each: &mut dyn FnMut(&DesiredProject, &ProjectPlaces, &mut Vec<Diagnostic>),
 ) {
     let mut loader = Loader { source, out };
-    loader.projects(node, manifest, each);
+    loader.projects(node, manifest, tag_keys, each);
 }
 
 struct Loader<'a> {
@@ -142,6 +145,18 @@ impl Loader<'_> {
         what: &str,
         valid: &[&str],
     ) -> Option<Vec<(&'n str, &'n Node<'t>, &'n Node<'t>)>> {
+        self.mapping_with(node, what, valid, &|_| None)
+    }
+
+    /// `mapping`, with `hint` consulted first on an unknown key for a help that knows more than
+    /// the nearest valid key.
+    fn mapping_with<'n, 't>(
+        &mut self,
+        node: &'n Node<'t>,
+        what: &str,
+        valid: &[&str],
+        hint: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Vec<(&'n str, &'n Node<'t>, &'n Node<'t>)>> {
         let Some(entries) = node.as_map() else {
             self.report(
                 Rule::Type,
@@ -161,9 +176,10 @@ impl Loader<'_> {
                 known.push((text, key, value));
                 continue;
             }
-            let help = match nearest(text, valid) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!("the keys of {what} are: {}", valid.join(", ")),
+            let help = match (hint(text), nearest(text, valid)) {
+                (Some(hint), _) => hint,
+                (None, Some(near)) => format!("did you mean `{near}`?"),
+                (None, None) => format!("the keys of {what} are: {}", valid.join(", ")),
             };
             self.report(
                 Rule::UnknownKey,
@@ -535,6 +551,7 @@ impl Loader<'_> {
         &mut self,
         node: Node<'_>,
         manifest: &mut Manifest,
+        tag_keys: &[String],
         each: &mut dyn FnMut(&DesiredProject, &ProjectPlaces, &mut Vec<Diagnostic>),
     ) {
         let (span, kind) = (node.span, node.kind_name());
@@ -553,7 +570,8 @@ impl Loader<'_> {
         manifest.projects.reserve_exact(items.len());
         for item in items.into_vec() {
             let item = &item;
-            let Some(entries) = self.mapping(item, "a project", PROJECT_KEYS) else {
+            let hint = |key: &str| misplaced_tag(key, item, tag_keys, &manifest.defaults);
+            let Some(entries) = self.mapping_with(item, "a project", PROJECT_KEYS, &hint) else {
                 continue;
             };
             let find = |k: &str| entries.iter().find(|(key, _, _)| *key == k).map(|e| e.2);
@@ -714,6 +732,51 @@ impl Loader<'_> {
             None => true,
         }
     }
+}
+
+/// The help for an unknown project key that is probably a tag written outside `tags:`: a key the
+/// policy or `defaults` names, or one that is not a near typo of a project key and starts with a
+/// capital (tag keys are PascalCase; project keys are lowercase).
+fn misplaced_tag(
+    key: &str,
+    project: &Node,
+    tag_keys: &[String],
+    defaults: &BTreeMap<String, String>,
+) -> Option<String> {
+    // Named as the policy or defaults spell it (`owner` is the policy's `Owner`).
+    let known = tag_keys
+        .iter()
+        .map(String::as_str)
+        .chain(defaults.keys().map(String::as_str))
+        .find(|k| k.eq_ignore_ascii_case(key));
+    let capital =
+        key.chars().next().is_some_and(char::is_uppercase) && nearest(key, PROJECT_KEYS).is_none();
+    let key = match known {
+        Some(known) => known,
+        None if capital => key,
+        None => return None,
+    };
+    let tags = project
+        .as_map()
+        .and_then(|entries| entries.iter().find(|(k, _)| k.key_text() == "tags"));
+    Some(match tags {
+        // `tags: {A: b}` written on its line: the key goes inside the braces.
+        Some((at, value))
+            if value.as_map().is_some() && value.span.start.line == at.span.start.line =>
+        {
+            format!(
+                "did you mean to put `{key}` under `tags:`? add it to the `tags:` mapping on line {}",
+                at.span.start.line
+            )
+        }
+        Some((at, _)) => format!(
+            "did you mean to put `{key}` under `tags:`? indent it below `tags:` (line {})",
+            at.span.start.line
+        ),
+        None => format!(
+            "did you mean to put `{key}` under `tags:`? tags go in the project's `tags:` mapping: `tags: {{{key}: …}}`"
+        ),
+    })
 }
 
 /// What a `tags:` mapping held: the valid tags with their places, and the keys refused.

@@ -123,11 +123,13 @@ pub fn check(path: &Path) -> Checked {
                         evaluate(policy, owner_set, project, own, &places, &source, out);
                     }
                 };
+            let tag_keys = policy.map(Policy::tag_keys).unwrap_or_default();
             load::projects(
                 projects,
                 &mut manifest,
                 &source,
                 &mut checked.diagnostics,
+                tag_keys,
                 &mut each,
             );
         }

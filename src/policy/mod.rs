@@ -56,6 +56,8 @@ pub struct Policy {
     /// The policy file as it was named (relative paths stay relative).
     pub file: PathBuf,
     validator: jsonschema::Validator,
+    /// The tag keys the policy names (required, or given a rule), sorted.
+    tag_keys: Vec<String>,
 }
 
 impl std::fmt::Debug for Policy {
@@ -99,6 +101,13 @@ impl Policy {
         let source = SourceText::new(name, text);
         let result = compile(path, &source);
         (result, Some(source))
+    }
+
+    /// The tag keys the policy names under `properties: {tags: …}` (its `required` list and its
+    /// `properties`), wherever that sits in the schema: a key the manifest misplaces is recognised
+    /// as a tag by them. `$ref`s to other files are not followed.
+    pub fn tag_keys(&self) -> &[String] {
+        &self.tag_keys
     }
 
     /// The document the policy sees for a live project (plan's unmanaged list, audit).
@@ -201,6 +210,7 @@ fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> 
         Ok(validator) => Ok(Policy {
             file: path.to_path_buf(),
             validator,
+            tag_keys: tag_keys_of(&schema),
         }),
         Err(error) => {
             let pointer = error.instance_path().as_str().to_string();
@@ -222,6 +232,32 @@ fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> 
             ])
         }
     }
+}
+
+fn tag_keys_of(schema: &Json) -> Vec<String> {
+    fn walk(node: &Json, out: &mut Vec<String>) {
+        match node {
+            Json::Object(map) => {
+                if let Some(Json::Object(tags)) = map.get("properties").and_then(|p| p.get("tags"))
+                {
+                    if let Some(Json::Array(required)) = tags.get("required") {
+                        out.extend(required.iter().filter_map(Json::as_str).map(str::to_string));
+                    }
+                    if let Some(Json::Object(properties)) = tags.get("properties") {
+                        out.extend(properties.keys().cloned());
+                    }
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Json::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, &mut out);
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Resolves `$ref`s to local files (YAML or JSON) and refuses anything else: a policy check must
@@ -479,6 +515,16 @@ mod tests {
         };
         assert_eq!(errors[0].rule, Rule::PolicyFile);
         assert_eq!(errors[0].place.as_ref().map(|p| p.line), Some(4));
+    }
+
+    #[test]
+    fn the_tag_keys_a_policy_names_are_known() {
+        let Ok(p) = policy(&format!(
+            "{STRICT}allOf:\n  - then: {{properties: {{tags: {{required: [DataClassification]}}}}}}\n"
+        )) else {
+            panic!("policy did not compile")
+        };
+        assert_eq!(p.tag_keys(), ["DataClassification", "Environment", "Owner"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Account, assert_exit, both, project, stdout};
+use crate::support::{Account, Workspace, assert_exit, both, code, project, stdout};
 
 const OWNER: &str = "platform/bedrock-projects";
 
@@ -219,4 +219,115 @@ fn tables_line_up_cjk_and_emoji_names_by_display_width() {
         .collect();
     assert_eq!(notes.len(), 4, "{plan}");
     assert!(notes.windows(2).all(|w| w[0] == w[1]), "{notes:?}\n{plan}");
+}
+
+/// `tagrec validate` on `manifest` (beside `POLICY` as policy.yaml): exit code and text.
+fn validate(manifest: &str) -> (i32, String) {
+    let ws = Workspace::new();
+    ws.write("policy.yaml", POLICY);
+    ws.write("projects.yaml", manifest);
+    let output = ws
+        .tagrec(&["validate", "--color", "never"])
+        .output()
+        .unwrap();
+    (code(&output), stdout(&output))
+}
+
+/// Asserts that `text` reports `message` at `place` (`projects.yaml:L:C`) with `help`.
+#[track_caller]
+fn reports(text: &str, message: &str, place: &str, help: &str) {
+    let at = text
+        .find(&format!("{message}\n"))
+        .unwrap_or_else(|| panic!("{message:?} not reported:\n{text}"));
+    let block = &text[at..];
+    let block = &block[..block.find("\n\n").unwrap_or(block.len())];
+    assert!(
+        block.contains(&format!("--> {place}\n")),
+        "{message:?} not at {place}:\n{text}"
+    );
+    assert!(
+        block.contains(&format!("= help: {help}")),
+        "{message:?} without the help {help:?}:\n{text}"
+    );
+}
+
+#[test]
+fn indentation_mistakes_get_the_hint_that_fits() {
+    let (code, text) = validate(
+        "version: 1\nprojects:\n  - name: A\n    tags:\n      Application: x\n       Team: y\n",
+    );
+    assert_eq!(code, 1);
+    reports(
+        &text,
+        "error[yaml]: this line is indented more than the line above (7 spaces, not 6)",
+        "projects.yaml:6:8",
+        "indent it like the line above: YAML reads a deeper line as part of the value on line 5",
+    );
+    assert!(
+        text.contains("6 |        Team: y\n  |        ^^^^\n"),
+        "{text}"
+    );
+
+    let (code, text) = validate("version: 1\nprojects:\n  - name: A\n    tags: {}\n   - name: B\n");
+    assert_eq!(code, 1);
+    reports(
+        &text,
+        "error[yaml]: this list item is indented 3 spaces, but the item on line 3 is indented 2",
+        "projects.yaml:5:4",
+        "start every `-` of one list in the same column",
+    );
+
+    let (_, text) = validate(
+        "version: 1\nprojects:\n  - name: A\n    tags:\n      Application: x\n     Team: y\n",
+    );
+    reports(
+        &text,
+        "error[yaml]: this line is indented 5 spaces, which lines up with no line above",
+        "projects.yaml:6:6",
+        "indent it like line 5 (6 spaces)",
+    );
+}
+
+#[test]
+fn a_tag_written_at_project_level_is_pointed_under_tags() {
+    // `tags:` with its tags not indented below it: they land at project level.
+    let (code, text) = validate(
+        "version: 1\npolicy: policy.yaml\nprojects:\n  - name: A\n    tags:\n    CostCenter: CC-1\n    Owner: alice\n",
+    );
+    assert_eq!(code, 1);
+    reports(
+        &text,
+        "error[unknown-key]: unknown key `Owner` in a project",
+        "projects.yaml:7:5",
+        "did you mean to put `Owner` under `tags:`? indent it below `tags:` (line 5)",
+    );
+    reports(
+        &text,
+        "error[unknown-key]: unknown key `CostCenter` in a project",
+        "projects.yaml:6:5",
+        "did you mean to put `CostCenter` under `tags:`? indent it below `tags:` (line 5)",
+    );
+    // A key the policy requires, in the wrong case and beside flow-style tags; a capitalised key
+    // with no tags at all; a near typo of a project key keeps its own hint.
+    let (_, text) = validate(
+        "version: 1\npolicy: policy.yaml\nprojects:\n  - name: A\n    owner: alice\n    tags: {CostCenter: CC-1, Owner: a}\n  - name: B\n    Team: search\n    Tag: x\n",
+    );
+    reports(
+        &text,
+        "error[unknown-key]: unknown key `owner` in a project",
+        "projects.yaml:5:5",
+        "did you mean to put `Owner` under `tags:`? add it to the `tags:` mapping on line 6",
+    );
+    reports(
+        &text,
+        "error[unknown-key]: unknown key `Team` in a project",
+        "projects.yaml:8:5",
+        "did you mean to put `Team` under `tags:`? tags go in the project's `tags:` mapping: `tags: {Team: …}`",
+    );
+    reports(
+        &text,
+        "error[unknown-key]: unknown key `Tag` in a project",
+        "projects.yaml:9:5",
+        "did you mean `tags`?",
+    );
 }
