@@ -12,6 +12,16 @@ use crate::rules::{OWNER_TAG, PROTECT_TAG, Tags, is_aws_key};
 use crate::source::SourceText;
 use crate::source::yaml::{self, unescape_pointer};
 
+mod invalid;
+
+impl invalid::Problem<'_, '_> {
+    fn into_diagnostic(self, source: &SourceText) -> Diagnostic {
+        Diagnostic::error(Rule::PolicyFile, self.message)
+            .at(source.place(self.node.span))
+            .help(self.help)
+    }
+}
+
 /// One way a project breaks the policy: a sentence for people, and its `kind` for code that
 /// groups or places violations (never the sentence).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +206,9 @@ fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> 
             .help("write a JSON Schema (YAML or JSON), e.g. `type: object`"),
         ]);
     };
+    if let Some(problem) = invalid::unknown_draft(&root) {
+        return Err(vec![problem.into_diagnostic(source)]);
+    }
     let schema = root.to_json();
     let base = std::path::absolute(path)
         .ok()
@@ -214,6 +227,11 @@ fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> 
         }),
         Err(error) => {
             let pointer = error.instance_path().as_str().to_string();
+            if let Some(problem) =
+                invalid::describe(&root, &pointer, error.kind(), &error.to_string())
+            {
+                return Err(vec![problem.into_diagnostic(source)]);
+            }
             let node = root.pointer(&pointer).unwrap_or(&root);
             let (message, help) = match error.kind() {
                 ValidationErrorKind::Referencing(inner) => (

@@ -223,8 +223,12 @@ fn tables_line_up_cjk_and_emoji_names_by_display_width() {
 
 /// `tagrec validate` on `manifest` (beside `POLICY` as policy.yaml): exit code and text.
 fn validate(manifest: &str) -> (i32, String) {
+    validate_with(POLICY, manifest)
+}
+
+fn validate_with(policy: &str, manifest: &str) -> (i32, String) {
     let ws = Workspace::new();
-    ws.write("policy.yaml", POLICY);
+    ws.write("policy.yaml", policy);
     ws.write("projects.yaml", manifest);
     let output = ws
         .tagrec(&["validate", "--color", "never"])
@@ -329,5 +333,54 @@ fn a_tag_written_at_project_level_is_pointed_under_tags() {
         "error[unknown-key]: unknown key `Tag` in a project",
         "projects.yaml:9:5",
         "did you mean `tags`?",
+    );
+}
+
+/// `reports`, for a problem in policy.yaml.
+#[track_caller]
+fn policy_reports(policy: &str, message: &str, place: &str, help: &str) {
+    let (code, text) = validate_with(policy, "version: 1\npolicy: policy.yaml\nprojects: []\n");
+    assert_eq!(code, 1, "{text}");
+    reports(
+        &text,
+        &format!("error[policy-file]: {message}"),
+        place,
+        help,
+    );
+    assert!(!text.contains("anyOf"), "{text}");
+}
+
+#[test]
+fn an_invalid_policy_names_the_keyword_and_its_valid_choices() {
+    let types = "`type` is one of: array, boolean, integer, null, number, object, string (or a list of them)";
+    policy_reports(
+        "type: objekt\n",
+        "`type: objekt` is not a JSON Schema type: did you mean `object`?",
+        "policy.yaml:1:7",
+        types,
+    );
+    policy_reports(
+        "type: object\nproperties:\n  tags:\n    type: [object, dict]\n",
+        "`dict` in `type` is not a JSON Schema type: did you mean `object`?",
+        "policy.yaml:4:20",
+        types,
+    );
+    policy_reports(
+        "$schema: https://json-schema.org/draft/2021-12/schema\n",
+        "`$schema: https://json-schema.org/draft/2021-12/schema` names no JSON Schema draft: did you mean `https://json-schema.org/draft/2020-12/schema`?",
+        "policy.yaml:1:10",
+        "`$schema` is one of: https://json-schema.org/draft/2020-12/schema, https://json-schema.org/draft/2019-09/schema, http://json-schema.org/draft-07/schema#, http://json-schema.org/draft-06/schema#, http://json-schema.org/draft-04/schema# (or leave it out for draft 2020-12)",
+    );
+    policy_reports(
+        "properties:\n  tags:\n    additionalProperties: no\n",
+        "`additionalProperties` must be true, false or a schema (a mapping), not the text `no`",
+        "policy.yaml:3:27",
+        "write `additionalProperties: false` to refuse other keys, or a schema they must match (YAML reads only true and false as booleans, not yes or no)",
+    );
+    policy_reports(
+        "properties:\n  tags:\n    required: Owner\n",
+        "`required` must be a list, not the text `Owner`",
+        "policy.yaml:3:15",
+        "write `required: [Owner, Team]`",
     );
 }
