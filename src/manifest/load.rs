@@ -436,7 +436,10 @@ impl Loader<'_> {
                     name.as_deref(),
                     Rule::TagLimit,
                     key.span,
-                    format!("tag key is {key_chars} characters; the limit is {MAX_KEY_CHARS}"),
+                    format!(
+                        "tag key `{}` is {key_chars} characters; the limit is {MAX_KEY_CHARS}",
+                        shorten(k)
+                    ),
                     Some("shorten the key".to_string()),
                 );
                 continue;
@@ -508,7 +511,7 @@ impl Loader<'_> {
                     Rule::TagLimit,
                     value.span,
                     format!(
-                        "tag `{k}` is {value_chars} characters long; the limit is {MAX_VALUE_CHARS}"
+                        "the value of tag `{k}` is {value_chars} characters; the limit is {MAX_VALUE_CHARS}"
                     ),
                     Some("shorten the value".to_string()),
                 );
@@ -793,6 +796,16 @@ fn tag(value: &str, source: TagSource) -> DesiredTag {
         value: value.to_string(),
         source,
     }
+}
+
+/// A key too long to repeat whole in a message: its start, and an ellipsis.
+fn shorten(text: &str) -> String {
+    const KEEP: usize = 24;
+    if text.chars().count() <= KEEP {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(KEEP).collect();
+    format!("{head}…")
 }
 
 /// The first line of a node, for problems about a whole mapping.

@@ -53,22 +53,39 @@ pub struct ServeOptions {
     pub request_log: Option<PathBuf>,
 }
 
+// The io errors are part of the sentences, not `source`s: printed as a chain, each reason would
+// be said twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {listen}: {source}")]
+    #[error(
+        "cannot listen on {listen}: the address is already in use (another `tagrec sandbox serve`?); \
+         choose another port, or `--listen 127.0.0.1:0` for a free one (the first line of output says which)"
+    )]
+    AddressInUse { listen: String },
+    #[error("cannot listen on {listen}: {error}; give an address and port such as 127.0.0.1:4010")]
     Bind {
         listen: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("cannot open the request log {}: {source}", path.display())]
+    #[error("cannot open the request log {}: {error}", path.display())]
     RequestLog {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the server stopped: {0}")]
     Stopped(std::io::Error),
+}
+
+impl ServeError {
+    fn bind(listen: &str, error: std::io::Error) -> ServeError {
+        let listen = listen.to_string();
+        match error.kind() {
+            std::io::ErrorKind::AddrInUse => ServeError::AddressInUse { listen },
+            _ => ServeError::Bind { listen, error },
+        }
+    }
 }
 
 /// The account as the server holds it: the current store, and past versions for lagging lists.
@@ -104,14 +121,10 @@ pub async fn serve(
     let server = Arc::new(Server::open(&options)?);
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
-        .map_err(|source| ServeError::Bind {
-            listen: options.listen.clone(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
-        listen: options.listen.clone(),
-        source,
-    })?;
+        .map_err(|error| ServeError::bind(&options.listen, error))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| ServeError::bind(&options.listen, error))?;
     ready(addr);
     let app = Router::new().fallback(handle).with_state(server);
     axum::serve(listener, app)
@@ -162,9 +175,9 @@ impl Server {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|source| ServeError::RequestLog {
+                    .map_err(|error| ServeError::RequestLog {
                         path: path.clone(),
-                        source,
+                        error,
                     })?,
             )),
             None => None,

@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Account, Workspace, assert_exit, both, code, project, stdout};
+use crate::support::{
+    Account, Sandbox, Workspace, assert_exit, both, code, project, stderr, stdout, tagrec,
+};
 
 const OWNER: &str = "platform/bedrock-projects";
 
@@ -382,5 +384,119 @@ fn an_invalid_policy_names_the_keyword_and_its_valid_choices() {
         "`required` must be a list, not the text `Owner`",
         "policy.yaml:3:15",
         "write `required: [Owner, Team]`",
+    );
+}
+
+/// Every sentence of `text` (split at `: ` and `; `) said once.
+#[track_caller]
+fn said_once(text: &str) {
+    let mut seen = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        for part in line
+            .split([':', ';'])
+            .map(str::trim)
+            .filter(|p| p.len() > 12)
+        {
+            assert!(
+                seen.insert(part.to_string()),
+                "said twice: {part:?}\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_endpoint_of_0_0_0_0_is_explained_once() {
+    let ws = Workspace::new();
+    ws.write("projects.yaml", "version: 1\nprojects: []\n");
+    let output = ws
+        .tagrec(&["plan", "--endpoint", "http://0.0.0.0:4010/v1"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let text = stderr(&output);
+    assert_eq!(
+        text,
+        "error: the endpoint `http://0.0.0.0:4010/v1` names 0.0.0.0, the address a server listens on, not one to connect to: use http://127.0.0.1:4010/v1\n"
+    );
+    said_once(&text);
+}
+
+#[test]
+fn a_port_in_use_is_said_once_with_port_0_as_the_way_out() {
+    let first = Sandbox::start(&[]);
+    let listen = first.addr.to_string();
+    let output = tagrec()
+        .args(["sandbox", "serve", "--listen", &listen])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let text = stderr(&output);
+    assert_eq!(
+        text,
+        format!(
+            "error: cannot listen on {listen}: the address is already in use (another `tagrec sandbox serve`?); choose another port, or `--listen 127.0.0.1:0` for a free one (the first line of output says which)\n"
+        )
+    );
+    said_once(&text);
+}
+
+#[test]
+fn no_error_names_a_temporary_file() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let ws = Workspace::new();
+    ws.write(
+        "projects.yaml",
+        "version: 1\ntarget: {sandbox: {state: .tagrec/state.json}}\nprojects: []\n",
+    );
+    // /proc exists and takes no new file, even for root.
+    let output = ws
+        .tagrec(&["plan", "--out", "/proc/plan.json"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("error: could not write the plan to /proc/plan.json: "),
+        "{text}"
+    );
+    assert!(!text.contains(".tagrec-"), "{text}");
+    said_once(&text);
+}
+
+#[test]
+fn limits_are_said_the_same_way_by_the_loader_and_the_emulator() {
+    let long = "v".repeat(257);
+    let (code, text) = validate(&format!(
+        "version: 1\nprojects:\n  - name: A\n    tags:\n      Long: {long}\n"
+    ));
+    assert_eq!(code, 1);
+    assert!(
+        text.contains(
+            "error[tag-limit]: the value of tag `Long` is 257 characters; the limit is 256\n --> projects.yaml:5:13\n"
+        ),
+        "{text}"
+    );
+    let sandbox = Sandbox::start(&[]);
+    let reply = sandbox.post(
+        "/organization/projects",
+        &json!({"name": "A", "tags": {"Long": long}}).to_string(),
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "The value of tag 'Long' is 257 characters; the limit is 256."
+    );
+    let key = "K".repeat(129);
+    let (_, text) = validate(&format!(
+        "version: 1\nprojects:\n  - name: A\n    tags:\n      {key}: x\n"
+    ));
+    assert!(
+        text.contains(
+            "error[tag-limit]: tag key `KKKKKKKKKKKKKKKKKKKKKKKK…` is 129 characters; the limit is 128\n"
+        ),
+        "{text}"
     );
 }
