@@ -500,3 +500,45 @@ fn limits_are_said_the_same_way_by_the_loader_and_the_emulator() {
         "{text}"
     );
 }
+
+#[test]
+fn without_a_manifest_here_the_manifests_below_are_named() {
+    let ws = Workspace::new();
+    let manifest = "version: 1\nprojects: []\n";
+    ws.write("examples/projects.yaml", manifest);
+    ws.write("teams/search/projects.yml", manifest);
+    ws.write("a/b/c/too-deep/projects.yaml", manifest);
+    ws.write("node_modules/x/projects.yaml", manifest);
+    ws.write(".git/projects.yaml", manifest);
+    ws.write("policies/required-tags.yaml", POLICY);
+    ws.write("notes.yaml", "version: 3\n");
+    for command in ["validate", "plan", "audit"] {
+        let output = ws.tagrec(&[command, "--color", "never"]).output().unwrap();
+        assert_exit(&output, 1);
+        let text = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(
+            text.contains(
+                "error[file]: no projects.yaml here; manifests below: examples/projects.yaml, teams/search/projects.yml (use -f)\n"
+            ),
+            "{command}: {text}"
+        );
+        assert!(
+            text.contains(
+                "= help: name the manifest with `-f FILE`, e.g. `-f examples/projects.yaml`"
+            ),
+            "{command}: {text}"
+        );
+    }
+    let empty = Workspace::new();
+    let output = empty.tagrec(&["validate"]).output().unwrap();
+    assert!(
+        stdout(&output).contains("error[file]: no projects.yaml here\n"),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        stdout(&output).contains("`tagrec init`"),
+        "{}",
+        both(&output)
+    );
+}
