@@ -38,7 +38,13 @@ pub fn create_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(folder)?;
+    // A file where the folder should be is "already exists" too: not the file's own.
+    std::fs::create_dir_all(folder).map_err(|error| match error.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            std::io::Error::other(format!("{} is a file, not a folder", folder.display()))
+        }
+        _ => error,
+    })?;
     let mut temp = tempfile::Builder::new()
         .prefix(".tagrec-")
         .tempfile_in(folder)
@@ -108,5 +114,14 @@ mod tests {
         let error = create_atomically(&path, b"two").unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        // A file in the way of the folder is another problem.
+        let error = create_atomically(&path.join("below.yaml"), b"x").unwrap_err();
+        assert_ne!(error.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(
+            error
+                .to_string()
+                .ends_with("projects.yaml is a file, not a folder"),
+            "{error}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 mod apply;
 mod audit;
 mod import;
+mod init;
 mod plan;
 mod sandbox;
 mod validate;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Apply(args) => block_on(apply::run(&shell, args)),
         Command::Audit(args) => block_on(audit::run(&shell, args)),
         Command::Import(args) => block_on(import::run(&shell, args)),
+        Command::Init => init::run(&shell),
         Command::Sandbox(cmd) => sandbox::run(&shell, cmd),
         Command::Schema => {
             shell.print(&crate::manifest::schema::manifest_schema_text());

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod audit;
 pub mod connect;
 pub mod import;
+pub mod init;
 pub mod plan;
 pub mod sandbox;
 pub mod validate;

@@ -7,6 +7,7 @@ mod apply;
 mod audit;
 mod cli;
 mod client;
+mod init;
 mod layers;
 mod plan;
 mod sandbox;
