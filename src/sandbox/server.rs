@@ -556,19 +556,23 @@ fn dispatch(
         (Route::Collection, &Method::GET) => ListQuery::parse(query.as_deref())
             .and_then(|query| server.listed().list(&query))
             .map(|list| (json(StatusCode::OK, &list), None)),
-        (Route::Collection, &Method::POST) => parse_body::<CreateProject>(body, false)
-            .and_then(|request| server.write(|store| store.create(&request)))
-            .map(|project| {
-                let id = project.id.clone();
-                (json(StatusCode::OK, &project), Some(id))
-            }),
+        (Route::Collection, &Method::POST) => {
+            parse_body::<CreateProject>(body, false, CREATE_FIELDS)
+                .and_then(|request| server.write(|store| store.create(&request)))
+                .map(|project| {
+                    let id = project.id.clone();
+                    (json(StatusCode::OK, &project), Some(id))
+                })
+        }
         (Route::Project(id), &Method::GET) => server
             .current()
             .retrieve(id)
             .map(|project| (json(StatusCode::OK, &project), None)),
-        (Route::Project(id), &Method::POST) => parse_body::<ModifyProject>(body, true)
-            .and_then(|request| server.write(|store| store.modify(id, &request)))
-            .map(|project| (json(StatusCode::OK, &project), Some(project.id))),
+        (Route::Project(id), &Method::POST) => {
+            parse_body::<ModifyProject>(body, true, MODIFY_FIELDS)
+                .and_then(|request| server.write(|store| store.modify(id, &request)))
+                .map(|project| (json(StatusCode::OK, &project), Some(project.id)))
+        }
         (Route::Archive(id), &Method::POST) => server
             .write(|store| store.archive(id))
             .map(|project| (json(StatusCode::OK, &project), Some(project.id))),
@@ -596,22 +600,50 @@ fn dispatch(
     }
 }
 
-/// Unknown fields are ignored; an empty body is `{}` where every field is optional.
+/// The fields a create body may hold (`api.md`); AWS documents `geography` and ignores it.
+const CREATE_FIELDS: &[&str] = &["name", "tags", "data_retention", "geography"];
+/// The fields a modify body may hold.
+const MODIFY_FIELDS: &[&str] = &["name", "add_tags", "remove_tag_keys", "data_retention"];
+
+/// A request body, checked as the OpenAI API checks it: a field it does not know is refused
+/// (400, naming it), not silently ignored, so that `{"tags": …}` sent to modify fails instead of
+/// answering 200 with nothing done. An empty body is `{}` where every field is optional.
 fn parse_body<T: serde::de::DeserializeOwned>(
     body: &Bytes,
     empty_is_object: bool,
+    fields: &[&str],
 ) -> Result<T, Refusal> {
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) && empty_is_object {
         b"{}"
     } else {
         body
     };
-    serde_json::from_slice(text).map_err(|error| {
+    let invalid = |error: serde_json::Error| {
         Refusal::invalid(
             None,
             format!("The request body is not valid for this operation: {error}."),
         )
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(text).map_err(invalid)?;
+    if let serde_json::Value::Object(map) = &value {
+        let unknown: Vec<String> = map
+            .keys()
+            .filter(|k| !fields.contains(&k.as_str()))
+            .map(|k| store::shorten(k))
+            .collect();
+        if !unknown.is_empty() {
+            let s = if unknown.len() == 1 { "" } else { "s" };
+            return Err(Refusal::invalid(
+                None,
+                format!(
+                    "Unrecognized request argument{s} supplied: {}. This operation takes {}.",
+                    unknown.join(", "),
+                    fields.join(", ")
+                ),
+            ));
+        }
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
