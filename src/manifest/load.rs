@@ -272,7 +272,11 @@ impl Loader<'_> {
                 "prune" => manifest.prune = self.boolean(value, "prune").unwrap_or(false),
                 "ignore_tags" => manifest.ignore_tags = self.ignore_tags(value),
                 "defaults" => {
-                    if let Some(entries) = self.mapping(value, "defaults", DEFAULTS_KEYS) {
+                    // `defaults: {Environment: Production}`: the tags miss their `tags:`.
+                    let hint = |key: &str| misplaced_tag(key, value, &[], &BTreeMap::new());
+                    if let Some(entries) =
+                        self.mapping_with(value, "defaults", DEFAULTS_KEYS, &hint)
+                    {
                         for (_, _, tags) in entries {
                             let written = self.tags(tags, None);
                             manifest.defaults = written.values;
@@ -737,9 +741,9 @@ impl Loader<'_> {
     }
 }
 
-/// The help for an unknown project key that is probably a tag written outside `tags:`: a key the
-/// policy or `defaults` names, or one that is not a near typo of a project key and starts with a
-/// capital (tag keys are PascalCase; project keys are lowercase).
+/// The help for an unknown key of a project (or of `defaults`) that is probably a tag written
+/// outside `tags:`: a key the policy or `defaults` names, or one that is not a near typo of a
+/// project key and starts with a capital (tag keys are PascalCase; project keys are lowercase).
 fn misplaced_tag(
     key: &str,
     project: &Node,
@@ -777,7 +781,7 @@ fn misplaced_tag(
             at.span.start.line
         ),
         None => format!(
-            "did you mean to put `{key}` under `tags:`? tags go in the project's `tags:` mapping: `tags: {{{key}: …}}`"
+            "did you mean to put `{key}` under `tags:`? tags go in a `tags:` mapping: `tags: {{{key}: …}}`"
         ),
     })
 }

@@ -328,13 +328,20 @@ fn a_tag_written_at_project_level_is_pointed_under_tags() {
         &text,
         "error[unknown-key]: unknown key `Team` in a project",
         "projects.yaml:8:5",
-        "did you mean to put `Team` under `tags:`? tags go in the project's `tags:` mapping: `tags: {Team: …}`",
+        "did you mean to put `Team` under `tags:`? tags go in a `tags:` mapping: `tags: {Team: …}`",
     );
     reports(
         &text,
         "error[unknown-key]: unknown key `Tag` in a project",
         "projects.yaml:9:5",
         "did you mean `tags`?",
+    );
+    let (_, text) = validate("version: 1\ndefaults:\n  Environment: Production\nprojects: []\n");
+    reports(
+        &text,
+        "error[unknown-key]: unknown key `Environment` in defaults",
+        "projects.yaml:3:3",
+        "did you mean to put `Environment` under `tags:`? tags go in a `tags:` mapping: `tags: {Environment: …}`",
     );
 }
 
