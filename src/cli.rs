@@ -45,6 +45,28 @@ pub struct ManifestArg {
     pub manifest: PathBuf,
 }
 
+/// The manifests of an estate: `-f` repeatable and with globs, which of them a change touched,
+/// and how many run at once.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestsArgs {
+    /// A manifest (YAML) that declares the projects, their tags and the target account; repeat
+    /// it, or give a quoted glob ('accounts/*/*.yaml'), for several
+    #[arg(
+        short = 'f',
+        long = "manifest",
+        value_name = "FILE",
+        default_value = "projects.yaml"
+    )]
+    pub manifests: Vec<String>,
+    /// Keep only the manifests whose files (the manifest, its policy and the files its `$ref`s
+    /// name, its sandbox seed and costs) changed since the merge base of REF and HEAD
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// How many manifests run at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+}
+
 /// Where a command that talks to an account sends its requests, and as whom.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
@@ -117,6 +139,8 @@ pub enum Command {
     /// The Bedrock Projects API emulator
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// List the manifests that -f and --changed-since select (for a CI matrix)
+    Manifests(ManifestsListArgs),
     /// Print the JSON Schema of the manifest format (for editors)
     Schema,
     /// Print shell completions
@@ -125,6 +149,25 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManifestsFormat {
+    /// One file per line
+    Text,
+    /// `{"manifests": [FILE, ...]}`
+    Json,
+    /// `{"include": [{"manifest": FILE}, ...]}`, for a dynamic GitHub Actions matrix
+    GithubMatrix,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestsListArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    /// How to print the list
+    #[arg(long, value_enum, default_value_t = ManifestsFormat::Text)]
+    pub format: ManifestsFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,6 +5,7 @@ mod apply;
 mod audit;
 mod import;
 mod init;
+mod manifests;
 mod plan;
 mod sandbox;
 mod validate;
@@ -13,8 +14,9 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, TargetArgs};
+use crate::cli::{Cli, Command, ManifestsArgs, TargetArgs};
 use crate::ops::connect::ConnectOptions;
+use crate::ops::estate::{self, Manifests};
 use crate::ops::validate::Loaded;
 use crate::render;
 use crate::shell::{Exit, Shell, Verbosity};
@@ -37,6 +39,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Import(args) => block_on(import::run(&shell, args)),
         Command::Init => init::run(&shell),
         Command::Sandbox(cmd) => sandbox::run(&shell, cmd),
+        Command::Manifests(args) => manifests::run(&shell, args),
         Command::Schema => {
             shell.print(&crate::manifest::schema::manifest_schema_text());
             Ok(Exit::Success)
@@ -98,6 +101,16 @@ fn load(shell: &Shell, path: &Path) -> Option<Loaded> {
             None
         }
     }
+}
+
+/// The manifests `-f` names (globs expanded), narrowed by `--changed-since`.
+fn select(args: &ManifestsArgs) -> anyhow::Result<Manifests> {
+    let mut selected = estate::resolve(&args.manifests)?;
+    if let Some(reference) = &args.changed_since {
+        selected.files = estate::changed_since(&selected.files, reference)?;
+        selected.estate = true;
+    }
+    Ok(selected)
 }
 
 fn connect_options(target: &TargetArgs) -> ConnectOptions {

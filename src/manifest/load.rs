@@ -572,7 +572,7 @@ impl Loader<'_> {
             return;
         };
         // Owned keys: the tree of a project is freed once it is read.
-        let mut names: HashMap<String, Span> = HashMap::with_capacity(items.len());
+        let mut names: HashMap<String, NameSeen> = HashMap::with_capacity(items.len());
         let mut ids: HashMap<String, Span> = HashMap::new();
         manifest.projects.reserve_exact(items.len());
         for item in items.into_vec() {
@@ -594,26 +594,8 @@ impl Loader<'_> {
             let Some(name) = self.text(name_node, "name") else {
                 continue;
             };
-            let mut ok = self.name(&name, name_node.span);
-            if ok {
-                if let Some(first) = names.get(name.as_str()) {
-                    self.report_in(
-                        &name,
-                        Rule::DuplicateProject,
-                        name_node.span,
-                        format!(
-                            "two projects are named `{name}` (the first at line {})",
-                            first.start.line
-                        ),
-                        Some(
-                            "names must be unique in a manifest: rename or remove one".to_string(),
-                        ),
-                    );
-                    ok = false;
-                } else {
-                    names.insert(name.clone(), name_node.span);
-                }
-            }
+            let name_ok = self.name(&name, name_node.span);
+            let mut ok = name_ok;
             let mut id = None;
             if let Some(id_node) = find("id")
                 && let Some(text) = self.text(id_node, "id")
@@ -644,10 +626,14 @@ impl Loader<'_> {
                     id = Some(text);
                 }
             }
-            let protect = match find("protect") {
-                Some(node) => self.boolean(node, "protect").unwrap_or(false),
-                None => false,
-            };
+            // An `id:` written but refused still says the entry means to be pinned: its name is
+            // then judged as a pinned one's, so that one mistake is not reported twice.
+            let pinned = find("id").is_some();
+            if name_ok && !self.name_is_free(&mut names, &name, name_node.span, pinned) {
+                ok = false;
+            }
+            // Absent is not `false`: without `protect:` the live tag is left as it is.
+            let protect = find("protect").and_then(|node| self.boolean(node, "protect"));
             let tags_entry = entries.iter().find(|(k, _, _)| *k == "tags");
             let written = match tags_entry {
                 Some((_, _, tags)) => self.tags(tags, Some((&name, manifest.owner.is_some()))),
@@ -665,7 +651,7 @@ impl Loader<'_> {
             if let Some(owner) = &manifest.owner {
                 tags.insert(OWNER_TAG.to_string(), tag(owner, TagSource::Owner));
             }
-            if protect {
+            if protect == Some(true) {
                 tags.insert(
                     PROTECT_TAG.to_string(),
                     tag(PROTECT_VALUE, TagSource::Protect),
@@ -703,6 +689,68 @@ impl Loader<'_> {
             };
             each(&project, &places, self.out);
             manifest.projects.push(project);
+        }
+    }
+
+    /// Whether `name` may be used by this entry: names repeat only between entries that each pin
+    /// an `id:` (the API allows two projects with one name; an unpinned entry matches by name,
+    /// so it must be the only entry with its name). Records the entry either way.
+    fn name_is_free(
+        &mut self,
+        names: &mut HashMap<String, NameSeen>,
+        name: &str,
+        span: Span,
+        pinned: bool,
+    ) -> bool {
+        let Some(seen) = names.get_mut(name) else {
+            names.insert(
+                name.to_string(),
+                NameSeen {
+                    first: span,
+                    unpinned: (!pinned).then_some(span),
+                },
+            );
+            return true;
+        };
+        let problem = match (seen.unpinned, pinned) {
+            (None, true) => None,
+            (Some(unpinned), true) => Some((
+                format!(
+                    "two projects are named `{name}`, and the one at line {} pins no `id:`",
+                    unpinned.start.line
+                ),
+                "entries may share a name only when each pins its own `id:`: pin that one too, or rename one",
+            )),
+            (None, false) => Some((
+                format!(
+                    "two projects are named `{name}`, and this one pins no `id:` (the first at line {})",
+                    seen.first.start.line
+                ),
+                "entries may share a name only when each pins its own `id:`: pin this one too, or rename one",
+            )),
+            (Some(_), false) => Some((
+                format!(
+                    "two projects are named `{name}` (the first at line {})",
+                    seen.first.start.line
+                ),
+                "names must be unique unless each entry pins its own `id:`: rename one, or pin each with `id:`",
+            )),
+        };
+        if !pinned && seen.unpinned.is_none() {
+            seen.unpinned = Some(span);
+        }
+        match problem {
+            None => true,
+            Some((message, help)) => {
+                self.report_in(
+                    name,
+                    Rule::DuplicateProject,
+                    span,
+                    message,
+                    Some(help.to_string()),
+                );
+                false
+            }
         }
     }
 
@@ -786,6 +834,12 @@ fn misplaced_tag(
     })
 }
 
+/// The entries seen so far with one name: where the first is, and the first without `id:`.
+struct NameSeen {
+    first: Span,
+    unpinned: Option<Span>,
+}
+
 /// What a `tags:` mapping held: the valid tags with their places, and the keys refused.
 #[derive(Default)]
 struct Written {
@@ -828,6 +882,132 @@ fn first_line(node: &Node) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The projects of a manifest text, and the messages of its problems with their lines.
+    fn load(entries: &str) -> (Vec<DesiredProject>, Vec<(usize, usize, String)>) {
+        let text = format!("version: 1\nprojects:\n{entries}");
+        let source = SourceText::new("projects.yaml", text.clone());
+        let (root, errors) = crate::source::yaml::parse(&text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut out = Vec::new();
+        let Some(root) = root else {
+            panic!("no document")
+        };
+        let Some(header) = header(root, &source, Path::new("projects.yaml"), &mut out) else {
+            panic!("no header: {out:?}")
+        };
+        let mut manifest = header.manifest;
+        if let Some(node) = header.projects {
+            projects(
+                node,
+                &mut manifest,
+                &source,
+                &mut out,
+                &[],
+                &mut |_, _, _| {},
+            );
+        }
+        let problems = out
+            .into_iter()
+            .map(|d| {
+                let place = d
+                    .place
+                    .unwrap_or_else(|| panic!("{} has no place", d.message));
+                (place.line, place.column, d.message)
+            })
+            .collect();
+        (manifest.projects, problems)
+    }
+
+    #[test]
+    fn names_repeat_only_between_entries_that_each_pin_an_id() {
+        let (projects, problems) =
+            load("  - name: A\n    id: proj_a1\n  - name: A\n    id: proj_a2\n  - name: B\n");
+        assert_eq!(problems, []);
+        let pinned: Vec<_> = projects
+            .iter()
+            .map(|p| (p.name.as_str(), p.id.as_deref()))
+            .collect();
+        assert_eq!(
+            pinned,
+            [("A", Some("proj_a1")), ("A", Some("proj_a2")), ("B", None)]
+        );
+    }
+
+    #[test]
+    fn an_unpinned_entry_may_not_share_its_name() {
+        let (_, problems) = load("  - name: A\n  - name: A\n");
+        assert_eq!(
+            problems,
+            [(
+                4,
+                11,
+                "two projects are named `A` (the first at line 3)".into()
+            )]
+        );
+        // Unpinned first, pinned second: the pinned one is reported, naming the unpinned line.
+        let (_, problems) = load("  - name: A\n  - name: A\n    id: proj_a1\n");
+        assert_eq!(
+            problems,
+            [(
+                4,
+                11,
+                "two projects are named `A`, and the one at line 3 pins no `id:`".into()
+            )]
+        );
+        // Pinned first, unpinned second.
+        let (_, problems) = load("  - name: A\n    id: proj_a1\n  - name: A\n");
+        assert_eq!(
+            problems,
+            [(
+                5,
+                11,
+                "two projects are named `A`, and this one pins no `id:` (the first at line 3)"
+                    .into()
+            )]
+        );
+        // Two pinned, then an unpinned one, then another pinned: both later ones are refused.
+        let (projects, problems) = load(
+            "  - name: A\n    id: proj_a1\n  - name: A\n    id: proj_a2\n  - name: A\n  - name: A\n    id: proj_a3\n",
+        );
+        let lines: Vec<usize> = problems.iter().map(|p| p.0).collect();
+        assert_eq!(lines, [7, 8], "{problems:?}");
+        assert_eq!(projects.len(), 2);
+    }
+
+    #[test]
+    fn a_refused_id_still_counts_as_pinned_for_the_name() {
+        let (_, problems) = load(
+            "  - name: A\n    id: proj_a1\n  - name: A\n    id: NOT-AN-ID\n  - name: A\n    id: proj_a1\n",
+        );
+        let messages: Vec<&str> = problems.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`NOT-AN-ID` is not a project id",
+                "two projects pin id `proj_a1` (the first at line 4)"
+            ]
+        );
+    }
+
+    #[test]
+    fn protect_absent_true_and_false_are_three_things() {
+        let (projects, problems) =
+            load("  - name: A\n  - name: B\n    protect: true\n  - name: C\n    protect: false\n");
+        assert_eq!(problems, []);
+        let got: Vec<_> = projects
+            .iter()
+            .map(|p| (p.protect, p.tags.get(PROTECT_TAG).map(|t| t.value.as_str())))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (None, None),
+                (Some(true), Some("true")),
+                (Some(false), None)
+            ]
+        );
+    }
 
     #[test]
     fn typos_get_the_nearest_key() {

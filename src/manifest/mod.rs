@@ -60,7 +60,10 @@ pub struct SandboxTarget {
 pub struct DesiredProject {
     pub name: String,
     pub id: Option<String>,
-    pub protect: bool,
+    /// `protect:` as written: `Some(true)` sets `tagrec:protect: "true"`, `Some(false)` removes
+    /// the live tag, `None` leaves the live tag (whatever its value) as it is, since protection
+    /// lives on the project and must not be lost with a line of the manifest.
+    pub protect: Option<bool>,
     /// Effective tags: defaults, overridden by the project's own, plus tagrec's own tags.
     pub tags: BTreeMap<String, DesiredTag>,
     /// The project's `name:` value, for messages about the project as a whole.

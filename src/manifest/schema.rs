@@ -103,7 +103,7 @@ pub fn manifest_schema() -> Value {
                         },
                         "protect": {
                             "type": "boolean",
-                            "description": "Never archived by tagrec (kept on the live project as tag tagrec:protect)."
+                            "description": "true: never archived by tagrec (kept on the live project as tag tagrec:protect: \"true\"); false: removes that tag; absent: the live tag is left as it is."
                         },
                         "tags": tags
                     }

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod audit;
 pub mod connect;
+pub mod estate;
 pub mod import;
 pub mod init;
 pub mod plan;

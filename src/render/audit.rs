@@ -17,19 +17,52 @@ pub struct AuditedProject {
     pub name: String,
     pub id: String,
     pub managed: bool,
+    /// The manifest declares this name without `id:` and more than one active project has it:
+    /// the entry matches neither (plan stops on it).
+    pub conflict: bool,
     pub tags: Tags,
     pub violations: Vec<Violation>,
+}
+
+/// A name declared without `id:` that several active projects carry (ids sorted).
+#[derive(Debug, Clone)]
+pub struct NameConflict {
+    pub name: String,
+    pub ids: Vec<String>,
+}
+
+impl NameConflict {
+    /// The sentence every format shows.
+    pub fn message(&self) -> String {
+        format!(
+            "{} active projects are named \"{}\" ({}) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:` (or declare each with its own `id:`)",
+            self.ids.len(),
+            self.name,
+            self.ids.join(", ")
+        )
+    }
 }
 
 /// An audit as computed by `ops::audit`: the projects, and the summary the printers show.
 #[derive(Debug, Clone)]
 pub struct Audit {
     pub projects: Vec<AuditedProject>,
+    /// By name.
+    pub conflicts: Vec<NameConflict>,
     pub compliant: usize,
     /// Share of compliant projects; 1.0 for an account with none.
     pub rate: f64,
     /// How many projects break each kind of problem, most frequent first.
     pub counts: Vec<(String, usize)>,
+}
+
+/// The MANAGED column of text, csv and markdown.
+fn managed(p: &AuditedProject) -> &'static str {
+    match (p.conflict, p.managed) {
+        (true, _) => "conflict",
+        (false, true) => "yes",
+        (false, false) => "no",
+    }
 }
 
 fn percent(rate: f64) -> String {
@@ -44,9 +77,10 @@ pub fn text(audit: &Audit) -> String {
     // Columns by display width: a CJK character or an emoji takes two cells of a terminal.
     let name_w = width(&|p| p.name.width(), 7);
     let id_w = width(&|p| p.id.width(), 2);
+    let managed_w = width(&|p| managed(p).len(), 7);
     let _ = writeln!(
         out,
-        "{}  {}  {:7}  VIOLATIONS",
+        "{}  {}  {:managed_w$}  VIOLATIONS",
         pad("PROJECT", name_w),
         pad("ID", id_w),
         "MANAGED"
@@ -57,13 +91,19 @@ pub fn text(audit: &Audit) -> String {
         } else {
             sentences(&p.violations).join("; ")
         };
-        let managed = if p.managed { "yes" } else { "no" };
         let _ = writeln!(
             out,
-            "{}  {}  {managed:7}  {violations}",
+            "{}  {}  {:managed_w$}  {violations}",
             pad(&p.name, name_w),
-            pad(&p.id, id_w)
+            pad(&p.id, id_w),
+            managed(p)
         );
+    }
+    if !audit.conflicts.is_empty() {
+        out.push('\n');
+        for c in &audit.conflicts {
+            let _ = writeln!(out, "conflict: {}", c.message());
+        }
     }
     let _ = writeln!(
         out,
@@ -99,18 +139,26 @@ pub fn json(audit: &Audit) -> String {
 
 pub fn csv(audit: &Audit) -> String {
     let mut out = String::from("name,id,managed,rule,message\r\n");
+    let mut row = |p: &AuditedProject, rule: &str, message: &str| {
+        let managed = match (p.conflict, p.managed) {
+            (true, _) => "conflict",
+            (false, true) => "true",
+            (false, false) => "false",
+        };
+        let fields = [p.name.as_str(), p.id.as_str(), managed, rule, message];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    };
     for p in &audit.projects {
+        // A conflict has a row of its own, so that a project in one shows even when compliant.
+        if p.conflict
+            && let Some(c) = audit.conflicts.iter().find(|c| c.ids.contains(&p.id))
+        {
+            row(p, "conflict", &c.message());
+        }
         for v in &p.violations {
-            let fields = [
-                p.name.as_str(),
-                p.id.as_str(),
-                if p.managed { "true" } else { "false" },
-                v.rule.as_str(),
-                v.message.as_str(),
-            ];
-            let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&row.join(","));
-            out.push_str("\r\n");
+            row(p, v.rule.as_str(), &v.message);
         }
     }
     out
@@ -149,10 +197,13 @@ pub fn markdown(audit: &Audit) -> String {
                 "| {} | `{}` | {} | {v} |",
                 markdown_text(&p.name),
                 p.id,
-                if p.managed { "yes" } else { "no" }
+                managed(p)
             );
         }
         out.push('\n');
+    }
+    for c in &audit.conflicts {
+        let _ = writeln!(out, "**Conflict:** {}\n", markdown_text(&c.message()));
     }
     let _ = writeln!(out, "_{BILLING_REMINDER}_");
     out

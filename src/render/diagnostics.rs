@@ -24,7 +24,7 @@ pub const RULES: &[(Rule, &str)] = &[
     ),
     (
         Rule::DuplicateProject,
-        "No two projects share a name or an id.",
+        "No two projects share an id, nor a name unless each pins its own id.",
     ),
     (
         Rule::Name,

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod audit;
 pub mod diagnostics;
+pub mod estate;
 pub mod manifest;
 pub mod plan;
 

@@ -3,11 +3,14 @@
 
 mod support;
 
+mod action;
 mod apply;
 mod audit;
 mod cli;
 mod client;
+mod estate;
 mod init;
+mod install;
 mod layers;
 mod plan;
 mod sandbox;
