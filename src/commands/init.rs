@@ -32,5 +32,6 @@ Next:
   tagrec apply       make those changes (the sandbox keeps them in .tagrec/sandbox.json)
 Then declare your own projects in projects.yaml, or start from your account's: remove
 `sandbox:` from `target:` and run `tagrec import --force --policy policies/required-tags.yaml`.
-Before pushing, give the workflow its credentials (\"Use it in CI\" in tagrec's README).
+Before pushing, read the first lines of .github/workflows/tagrec.yml: they say what the
+workflow needs to run (credentials; \"Use it in CI\" in tagrec's README has the steps).
 ";
