@@ -77,9 +77,13 @@ pub struct TargetArgs {
     /// AWS_REGION and AWS_DEFAULT_REGION
     #[arg(long, env = "TAGREC_REGION", value_name = "REGION")]
     pub region: Option<String>,
+    /// The AWS profile whose credentials sign requests (SigV4; wins over `target.profile`,
+    /// AWS_PROFILE and environment keys)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Which credentials to use: `auto` takes the first found (TAGREC_API_KEY,
-    /// AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY, then SigV4 from AWS_ACCESS_KEY_ID, then
-    /// OPENAI_API_KEY)
+    /// AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY; then the AWS SDK's chain: environment keys, a
+    /// profile, web identity, ECS; then OPENAI_API_KEY; then EC2 instance metadata)
     #[arg(long, value_enum, default_value_t = AuthMode::Auto)]
     pub auth: AuthMode,
 }

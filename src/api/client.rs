@@ -118,7 +118,8 @@ pub fn parse_endpoint(endpoint: &str) -> Result<Url, EndpointError> {
     Ok(url)
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// A host of this machine (the emulator): the only place plain http is allowed.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -219,6 +220,7 @@ impl HttpApi {
                 body,
                 SystemTime::now(),
             )
+            .await
             .map_err(|e| ApiError::Local(e.to_string()))?;
         let mut request = self.http.request(call.method.clone(), call.url.clone());
         for (name, value) in headers {
@@ -333,14 +335,14 @@ impl HttpApi {
     fn unauthenticated_hint(&self) -> String {
         match &self.credentials {
             Credentials::None => "No credentials were found: set TAGREC_API_KEY (or \
-                AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY) to an Amazon Bedrock API key, or \
-                AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) for SigV4, or \
-                OPENAI_API_KEY"
+                AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY) to an Amazon Bedrock API key, or give \
+                AWS credentials for SigV4 (a profile with --profile or AWS_PROFILE, \
+                AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web identity), or OPENAI_API_KEY"
                 .to_string(),
             Credentials::SigV4 { region, .. } => format!(
                 "The server refused {}: check that they are current (temporary credentials \
-                 expire), that AWS_SESSION_TOKEN is set for temporary ones, and that region \
-                 {region} is the endpoint's region (SigV4 signs for service {SIGV4_SERVICE})",
+                 expire; `aws sso login` renews a profile's), and that region {region} is the \
+                 endpoint's region (SigV4 signs for service {SIGV4_SERVICE})",
                 self.credentials.describe()
             ),
             Credentials::Bearer { .. } => format!(
@@ -357,7 +359,7 @@ impl HttpApi {
             format!(
                 "Sent: {used}, which may not change projects. Long-term Amazon Bedrock API keys can only get \
                  and list projects; creating, updating and archiving need a short-term API key or \
-                 SigV4 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, \
+                 SigV4 credentials (a profile, a role, or AWS_ACCESS_KEY_ID and its secret; \
                  with --auth sigv4 if a bearer key is also set) allowed \
                  bedrock-mantle:CreateProject, UpdateProject, ArchiveProject, TagResource, \
                  UntagResource and ListTagsForResource"

@@ -4,6 +4,7 @@
 //! which credentials a command uses is decided in `ops::connect`.
 
 pub mod auth;
+pub mod chain;
 pub mod client;
 pub mod model;
 pub mod retry;

@@ -118,6 +118,7 @@ fn connect_options(target: &TargetArgs) -> ConnectOptions {
         endpoint: target.endpoint.clone(),
         region: target.region.clone(),
         auth: target.auth.into(),
+        profile: target.profile.clone(),
     }
 }
 

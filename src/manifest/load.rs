@@ -23,7 +23,14 @@ const TOP_KEYS: &[&str] = &[
     "defaults",
     "projects",
 ];
-const TARGET_KEYS: &[&str] = &["region", "endpoint", "sandbox"];
+const TARGET_KEYS: &[&str] = &[
+    "region",
+    "endpoint",
+    "sandbox",
+    "profile",
+    "role_arn",
+    "external_id",
+];
 const SANDBOX_KEYS: &[&str] = &["state", "seed"];
 const DEFAULTS_KEYS: &[&str] = &["tags"];
 const PROJECT_KEYS: &[&str] = &["name", "id", "protect", "tags"];
@@ -340,9 +347,32 @@ impl Loader<'_> {
         let Some(entries) = self.mapping(node, "target", TARGET_KEYS) else {
             return target;
         };
+        let mut external_id_at = None;
+        let mut role_given = false;
         for (key, _, value) in entries {
             match key {
                 "region" => target.region = self.text(value, "target.region"),
+                "profile" => target.profile = self.text(value, "target.profile"),
+                "external_id" => {
+                    target.external_id = self.text(value, "target.external_id");
+                    external_id_at = Some(value.span);
+                }
+                "role_arn" => {
+                    role_given = true;
+                    let Some(arn) = self.text(value, "target.role_arn") else {
+                        continue;
+                    };
+                    if is_role_arn(&arn) {
+                        target.role_arn = Some(arn);
+                    } else {
+                        self.report(
+                            Rule::Type,
+                            value.span,
+                            format!("target.role_arn `{arn}` is not the ARN of an IAM role"),
+                            Some("write it as arn:aws:iam::123456789012:role/NAME".to_string()),
+                        );
+                    }
+                }
                 "endpoint" => {
                     if let Some(endpoint) = self.text(value, "target.endpoint") {
                         match url::Url::parse(&endpoint) {
@@ -383,6 +413,14 @@ impl Loader<'_> {
                 }
                 _ => {}
             }
+        }
+        if let (Some(span), false) = (external_id_at, role_given) {
+            self.report(
+                Rule::Type,
+                span,
+                "target.external_id is sent only when a role is assumed".to_string(),
+                Some("add `target.role_arn`, or remove `external_id`".to_string()),
+            );
         }
         target
     }
@@ -864,6 +902,16 @@ fn shorten(text: &str) -> String {
     }
     let head: String = text.chars().take(KEEP).collect();
     format!("{head}…")
+}
+
+/// `arn:aws:iam::123456789012:role/NAME` (any partition, any path).
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()))
 }
 
 /// The first line of a node, for problems about a whole mapping.

@@ -47,6 +47,11 @@ pub struct Target {
     pub region: Option<String>,
     pub endpoint: Option<String>,
     pub sandbox: Option<SandboxTarget>,
+    /// The AWS profile whose credentials sign requests (SigV4).
+    pub profile: Option<String>,
+    /// A role assumed with the credentials found, and the external id its trust policy asks for.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
 }
 
 /// `target.sandbox`: the emulator in-process; both paths resolved against the manifest's folder.

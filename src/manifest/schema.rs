@@ -46,6 +46,21 @@ pub fn manifest_schema() -> Value {
                         "pattern": "^https?://",
                         "description": "An explicit base URL (wins over region for the URL)."
                     },
+                    "profile": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The AWS profile (config and credentials files, SSO, credential_process) whose credentials sign requests; means SigV4. --profile wins over it."
+                    },
+                    "role_arn": {
+                        "type": "string",
+                        "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/",
+                        "description": "An IAM role assumed with the credentials found (one CI identity for every account); means SigV4."
+                    },
+                    "external_id": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The external id the role's trust policy asks for (with role_arn)."
+                    },
                     "sandbox": {
                         "type": "object",
                         "additionalProperties": false,

@@ -32,7 +32,7 @@ pub async fn load_saved(
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("could not read the plan file {}", path.display()))?;
     let plan = Plan::from_json(&text).map_err(|e| anyhow::anyhow!("{} {e}", path.display()))?;
-    let connection = connect(options, &loaded.manifest)?;
+    let connection = connect(options, &loaded.manifest).await?;
     if connection.target.endpoint != plan.target.endpoint {
         bail!(
             "{} was planned against {}, but this run targets {}: apply it against the target it was made for, or make a new plan",

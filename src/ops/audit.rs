@@ -21,7 +21,7 @@ pub async fn audit(loaded: &Loaded, options: &ConnectOptions) -> anyhow::Result<
             manifest.file.display()
         );
     };
-    let connection = connect(options, manifest)?;
+    let connection = connect(options, manifest).await?;
     let live = list_live(&connection).await?;
     Ok(audit_of(loaded, policy, &live))
 }

@@ -53,7 +53,7 @@ pub async fn import(
     connect_options: &ConnectOptions,
     options: &ImportOptions,
 ) -> anyhow::Result<Imported> {
-    let connection = connect(connect_options, manifest)?;
+    let connection = connect(connect_options, manifest).await?;
     let live = list_live(&connection).await?;
 
     // A manifest may not declare a project named `default` (it would be taken for the account's

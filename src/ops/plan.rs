@@ -39,7 +39,7 @@ pub async fn prepare(
     targets: &[String],
 ) -> anyhow::Result<Prepared> {
     let manifest = &loaded.manifest;
-    let connection = connect(options, manifest)?;
+    let connection = connect(options, manifest).await?;
     let live = list_live(&connection).await?;
     tracing::debug!(
         "{} projects in the account (archived and default included)",
