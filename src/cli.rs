@@ -138,6 +138,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Write a manifest of the live active projects
     Import(ImportArgs),
+    /// Write a starter manifest, policy and CI workflow into this folder (never overwriting)
+    Init,
     /// The Bedrock Projects API emulator
     #[command(subcommand)]
     Sandbox(SandboxCommand),

@@ -41,6 +41,14 @@ pub enum EndpointError {
     )]
     Insecure { endpoint: String, scheme: String },
     #[error(
+        "the endpoint `{endpoint}` names {host}, the address a server listens on, not one to connect to: use {instead}"
+    )]
+    Unspecified {
+        endpoint: String,
+        host: String,
+        instead: String,
+    },
+    #[error(
         "the endpoint must not carry a user name or password (it would end up in plans and logs): \
          put credentials in TAGREC_API_KEY or the AWS_* variables"
     )]
@@ -66,6 +74,27 @@ pub fn parse_endpoint(endpoint: &str) -> Result<Url, EndpointError> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(EndpointError::HasQuery {
             endpoint: endpoint.to_string(),
+        });
+    }
+    // `--listen 0.0.0.0:4010` copied into `--endpoint`: the server is reached on loopback.
+    let unspecified = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_unspecified(),
+        _ => false,
+    };
+    if unspecified {
+        let host = url.host_str().unwrap_or_default().to_string();
+        let mut instead = url.clone();
+        let loopback = if host.starts_with('[') {
+            "[::1]"
+        } else {
+            "127.0.0.1"
+        };
+        let _ = instead.set_host(Some(loopback));
+        return Err(EndpointError::Unspecified {
+            endpoint: endpoint.to_string(),
+            host,
+            instead: instead.as_str().trim_end_matches('/').to_string(),
         });
     }
     match url.scheme() {
@@ -352,9 +381,11 @@ impl HttpApi {
             };
         }
         if error.is_connect() {
+            // reqwest's outer sentences repeat the URL ("error sending request for url (…)");
+            // the innermost cause is the reason ("Connection refused (os error 111)").
             ApiError::Connect {
                 endpoint: self.base.to_string(),
-                message,
+                message: root_cause(error),
             }
         } else if error.is_timeout() {
             ApiError::NoAnswer(format!(
@@ -498,6 +529,17 @@ fn excerpt(body: &[u8]) -> String {
         shown.push('…');
     }
     shown
+}
+
+/// The last error of a chain: the one that says what happened.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut last = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        last = cause.to_string();
+        source = cause.source();
+    }
+    last
 }
 
 /// An error and its causes on one line: reqwest's own message alone ("error sending request")

@@ -4,6 +4,7 @@
 mod apply;
 mod audit;
 mod import;
+mod init;
 mod manifests;
 mod plan;
 mod sandbox;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Apply(args) => block_on(apply::run(&shell, args)),
         Command::Audit(args) => block_on(audit::run(&shell, args)),
         Command::Import(args) => block_on(import::run(&shell, args)),
+        Command::Init => init::run(&shell),
         Command::Sandbox(cmd) => sandbox::run(&shell, cmd),
         Command::Manifests(args) => manifests::run(&shell, args),
         Command::Schema => {
@@ -52,10 +54,27 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(exit) => exit.code(),
         Err(error) => {
-            shell.error(format!("{error:#}"));
+            shell.error(sentence(&error));
             Exit::Failure.code()
         }
     }
+}
+
+/// An error and its causes on one line, each after a colon, as `{:#}` prints them, except that a
+/// cause already said (by a wrapper whose message includes its source) is not said again.
+fn sentence(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// The commands that talk to the API run on one multi-threaded runtime.

@@ -99,15 +99,18 @@ pub fn header<'t>(
 
 /// Reads the projects into `manifest.projects`, consuming their tree, and calls `each` on every
 /// project read (with its places, and the diagnostics list) before its places are dropped.
+/// `tag_keys` are keys known to be tags (the policy's): one written at project level is taken
+/// for a tag that missed its `tags:`.
 pub fn projects(
     node: Node<'_>,
     manifest: &mut Manifest,
     source: &SourceText,
     out: &mut Vec<Diagnostic>,
+    tag_keys: &[String],
     each: &mut dyn FnMut(&DesiredProject, &ProjectPlaces, &mut Vec<Diagnostic>),
 ) {
     let mut loader = Loader { source, out };
-    loader.projects(node, manifest, each);
+    loader.projects(node, manifest, tag_keys, each);
 }
 
 struct Loader<'a> {
@@ -159,6 +162,18 @@ impl Loader<'_> {
         what: &str,
         valid: &[&str],
     ) -> Option<Vec<(&'n str, &'n Node<'t>, &'n Node<'t>)>> {
+        self.mapping_with(node, what, valid, &|_| None)
+    }
+
+    /// `mapping`, with `hint` consulted first on an unknown key for a help that knows more than
+    /// the nearest valid key.
+    fn mapping_with<'n, 't>(
+        &mut self,
+        node: &'n Node<'t>,
+        what: &str,
+        valid: &[&str],
+        hint: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Vec<(&'n str, &'n Node<'t>, &'n Node<'t>)>> {
         let Some(entries) = node.as_map() else {
             self.report(
                 Rule::Type,
@@ -178,9 +193,10 @@ impl Loader<'_> {
                 known.push((text, key, value));
                 continue;
             }
-            let help = match nearest(text, valid) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!("the keys of {what} are: {}", valid.join(", ")),
+            let help = match (hint(text), nearest(text, valid)) {
+                (Some(hint), _) => hint,
+                (None, Some(near)) => format!("did you mean `{near}`?"),
+                (None, None) => format!("the keys of {what} are: {}", valid.join(", ")),
             };
             self.report(
                 Rule::UnknownKey,
@@ -274,7 +290,11 @@ impl Loader<'_> {
                 "ignore_tags" => manifest.ignore_tags = self.ignore_tags(value),
                 "billing" => manifest.billing = self.billing(value),
                 "defaults" => {
-                    if let Some(entries) = self.mapping(value, "defaults", DEFAULTS_KEYS) {
+                    // `defaults: {Environment: Production}`: the tags miss their `tags:`.
+                    let hint = |key: &str| misplaced_tag(key, value, &[], &BTreeMap::new());
+                    if let Some(entries) =
+                        self.mapping_with(value, "defaults", DEFAULTS_KEYS, &hint)
+                    {
                         for (_, _, tags) in entries {
                             let written = self.tags(tags, None);
                             manifest.defaults = written.values;
@@ -522,7 +542,10 @@ impl Loader<'_> {
                     name.as_deref(),
                     Rule::TagLimit,
                     key.span,
-                    format!("tag key is {key_chars} characters; the limit is {MAX_KEY_CHARS}"),
+                    format!(
+                        "tag key `{}` is {key_chars} characters; the limit is {MAX_KEY_CHARS}",
+                        shorten(k)
+                    ),
                     Some("shorten the key".to_string()),
                 );
                 continue;
@@ -594,7 +617,7 @@ impl Loader<'_> {
                     Rule::TagLimit,
                     value.span,
                     format!(
-                        "tag `{k}` is {value_chars} characters long; the limit is {MAX_VALUE_CHARS}"
+                        "the value of tag `{k}` is {value_chars} characters; the limit is {MAX_VALUE_CHARS}"
                     ),
                     Some("shorten the value".to_string()),
                 );
@@ -637,6 +660,7 @@ impl Loader<'_> {
         &mut self,
         node: Node<'_>,
         manifest: &mut Manifest,
+        tag_keys: &[String],
         each: &mut dyn FnMut(&DesiredProject, &ProjectPlaces, &mut Vec<Diagnostic>),
     ) {
         let (span, kind) = (node.span, node.kind_name());
@@ -655,7 +679,8 @@ impl Loader<'_> {
         manifest.projects.reserve_exact(items.len());
         for item in items.into_vec() {
             let item = &item;
-            let Some(entries) = self.mapping(item, "a project", PROJECT_KEYS) else {
+            let hint = |key: &str| misplaced_tag(key, item, tag_keys, &manifest.defaults);
+            let Some(entries) = self.mapping_with(item, "a project", PROJECT_KEYS, &hint) else {
                 continue;
             };
             let find = |k: &str| entries.iter().find(|(key, _, _)| *key == k).map(|e| e.2);
@@ -866,6 +891,51 @@ impl Loader<'_> {
     }
 }
 
+/// The help for an unknown key of a project (or of `defaults`) that is probably a tag written
+/// outside `tags:`: a key the policy or `defaults` names, or one that is not a near typo of a
+/// project key and starts with a capital (tag keys are PascalCase; project keys are lowercase).
+fn misplaced_tag(
+    key: &str,
+    project: &Node,
+    tag_keys: &[String],
+    defaults: &BTreeMap<String, String>,
+) -> Option<String> {
+    // Named as the policy or defaults spell it (`owner` is the policy's `Owner`).
+    let known = tag_keys
+        .iter()
+        .map(String::as_str)
+        .chain(defaults.keys().map(String::as_str))
+        .find(|k| k.eq_ignore_ascii_case(key));
+    let capital =
+        key.chars().next().is_some_and(char::is_uppercase) && nearest(key, PROJECT_KEYS).is_none();
+    let key = match known {
+        Some(known) => known,
+        None if capital => key,
+        None => return None,
+    };
+    let tags = project
+        .as_map()
+        .and_then(|entries| entries.iter().find(|(k, _)| k.key_text() == "tags"));
+    Some(match tags {
+        // `tags: {A: b}` written on its line: the key goes inside the braces.
+        Some((at, value))
+            if value.as_map().is_some() && value.span.start.line == at.span.start.line =>
+        {
+            format!(
+                "did you mean to put `{key}` under `tags:`? add it to the `tags:` mapping on line {}",
+                at.span.start.line
+            )
+        }
+        Some((at, _)) => format!(
+            "did you mean to put `{key}` under `tags:`? indent it below `tags:` (line {})",
+            at.span.start.line
+        ),
+        None => format!(
+            "did you mean to put `{key}` under `tags:`? tags go in a `tags:` mapping: `tags: {{{key}: …}}`"
+        ),
+    })
+}
+
 /// The entries seen so far with one name: where the first is, and the first without `id:`.
 struct NameSeen {
     first: Span,
@@ -886,6 +956,16 @@ fn tag(value: &str, source: TagSource) -> DesiredTag {
         value: value.to_string(),
         source,
     }
+}
+
+/// A key too long to repeat whole in a message: its start, and an ellipsis.
+fn shorten(text: &str) -> String {
+    const KEEP: usize = 24;
+    if text.chars().count() <= KEEP {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(KEEP).collect();
+    format!("{head}…")
 }
 
 /// `arn:aws:iam::123456789012:role/NAME` (any partition, any path).
@@ -930,7 +1010,14 @@ mod tests {
         };
         let mut manifest = header.manifest;
         if let Some(node) = header.projects {
-            projects(node, &mut manifest, &source, &mut out, &mut |_, _, _| {});
+            projects(
+                node,
+                &mut manifest,
+                &source,
+                &mut out,
+                &[],
+                &mut |_, _, _| {},
+            );
         }
         let problems = out
             .into_iter()

@@ -62,9 +62,10 @@ pub enum ConnectError {
         "the region `{region}` (from {source_name}) is not a region name: use one like us-east-1"
     )]
     BadRegion { region: String, source_name: String },
-    #[error("{0}")]
+    // Transparent: the inner error is the whole sentence; `{0}` and a source would print it twice.
+    #[error(transparent)]
     Endpoint(#[from] EndpointError),
-    #[error("{0}")]
+    #[error(transparent)]
     Auth(#[from] AuthError),
 }
 
@@ -279,7 +280,8 @@ pub async fn connect_with_env(
         } => {
             tracing::debug!("embedded sandbox, state {}", state.display());
             let api = crate::sandbox::EmbeddedApi::open(&state, seed.as_deref(), &region)
-                .with_context(|| format!("could not open the sandbox state {}", state.display()))?;
+                // The cause names the state file (or the seed) and what is wrong with it.
+                .context("could not open the manifest's sandbox (`target.sandbox`)")?;
             Ok(Connection {
                 api: Arc::new(api),
                 target: PlanTarget {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod connect;
 pub mod estate;
 pub mod import;
+pub mod init;
 pub mod plan;
 pub mod sandbox;
 pub mod validate;

@@ -176,12 +176,11 @@ pub fn plan(desired: &[DesiredProject], live: &[LiveProject], options: &PlanOpti
         if !p.is_active() || p.is_default() || claimed.contains(p.id.as_str()) {
             continue;
         }
-        let owned = options.prune
-            && options
-                .owner
-                .is_some_and(|o| p.tags.get(OWNER_TAG).map(String::as_str) == Some(o));
+        let owned = options
+            .owner
+            .is_some_and(|o| p.tags.get(OWNER_TAG).map(String::as_str) == Some(o));
         let protected = is_protected(&p.tags);
-        if owned && !protected && wanted(&p.name) {
+        if options.prune && owned && !protected && wanted(&p.name) {
             targets_seen.insert(p.name.as_str());
             archives.push(Change {
                 action: Action::Archive,
@@ -193,13 +192,14 @@ pub fn plan(desired: &[DesiredProject], live: &[LiveProject], options: &PlanOpti
                 observed: Some(Observed::from(p)),
             });
         } else if options.targets.is_empty() {
-            if owned && protected {
+            if options.prune && owned && protected {
                 out.summary.protected += 1;
             }
             out.unmanaged.push(Unmanaged {
                 name: p.name.clone(),
                 id: p.id.clone(),
                 protected,
+                owned,
                 tags: p.tags.clone(),
                 violations: (options.violations)(p),
             });

@@ -3,9 +3,11 @@
 use std::fmt::Write;
 
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
-use crate::policy::Violation;
+use crate::policy::{Violation, sentences};
 use crate::render::markdown_text;
+use crate::render::pad;
 use crate::rules::Tags;
 
 pub const BILLING_REMINDER: &str = "Tags count in Cost Explorer only once activated as cost allocation tags in AWS Billing (it takes up to 24 hours).";
@@ -72,29 +74,28 @@ pub fn text(audit: &Audit) -> String {
     let width = |f: &dyn Fn(&AuditedProject) -> usize, min: usize| {
         audit.projects.iter().map(f).max().unwrap_or(0).max(min)
     };
-    let name_w = width(&|p| p.name.chars().count(), 7);
-    let id_w = width(&|p| p.id.chars().count(), 2);
+    // Columns by display width: a CJK character or an emoji takes two cells of a terminal.
+    let name_w = width(&|p| p.name.width(), 7);
+    let id_w = width(&|p| p.id.width(), 2);
     let managed_w = width(&|p| managed(p).len(), 7);
     let _ = writeln!(
         out,
-        "{:name_w$}  {:id_w$}  {:managed_w$}  VIOLATIONS",
-        "PROJECT", "ID", "MANAGED"
+        "{}  {}  {:managed_w$}  VIOLATIONS",
+        pad("PROJECT", name_w),
+        pad("ID", id_w),
+        "MANAGED"
     );
     for p in &audit.projects {
         let violations = if p.violations.is_empty() {
             "-".to_string()
         } else {
-            p.violations
-                .iter()
-                .map(|v| v.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
+            sentences(&p.violations).join("; ")
         };
         let _ = writeln!(
             out,
-            "{:name_w$}  {:id_w$}  {:managed_w$}  {violations}",
-            p.name,
-            p.id,
+            "{}  {}  {:managed_w$}  {violations}",
+            pad(&p.name, name_w),
+            pad(&p.id, id_w),
             managed(p)
         );
     }
@@ -185,9 +186,9 @@ pub fn markdown(audit: &Audit) -> String {
             let v = if p.violations.is_empty() {
                 "none".to_string()
             } else {
-                p.violations
+                sentences(&p.violations)
                     .iter()
-                    .map(|v| markdown_text(&v.message))
+                    .map(|v| markdown_text(v))
                     .collect::<Vec<_>>()
                     .join("<br>")
             };

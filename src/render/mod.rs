@@ -21,6 +21,15 @@ pub mod style {
     pub const DIM: Style = Style::new().dimmed();
 }
 
+/// `text` followed by spaces up to `width` terminal cells (by display width: a CJK character or an
+/// emoji takes two cells, a combining mark none), for the columns of text tables.
+pub(crate) fn pad(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let mut out = text.to_string();
+    out.push_str(&" ".repeat(width.saturating_sub(text.width())));
+    out
+}
+
 /// Text made safe for a markdown table cell or list item: markup characters escaped, line
 /// breaks folded, so a project name cannot break the table or inject a link.
 pub(crate) fn markdown_text(s: &str) -> String {

@@ -57,22 +57,39 @@ pub struct ServeOptions {
     pub request_log: Option<PathBuf>,
 }
 
+// The io errors are part of the sentences, not `source`s: printed as a chain, each reason would
+// be said twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {listen}: {source}")]
+    #[error(
+        "cannot listen on {listen}: the address is already in use (another `tagrec sandbox serve`?); \
+         choose another port, or `--listen 127.0.0.1:0` for a free one (the first line of output says which)"
+    )]
+    AddressInUse { listen: String },
+    #[error("cannot listen on {listen}: {error}; give an address and port such as 127.0.0.1:4010")]
     Bind {
         listen: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("cannot open the request log {}: {source}", path.display())]
+    #[error("cannot open the request log {}: {error}", path.display())]
     RequestLog {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the server stopped: {0}")]
     Stopped(std::io::Error),
+}
+
+impl ServeError {
+    fn bind(listen: &str, error: std::io::Error) -> ServeError {
+        let listen = listen.to_string();
+        match error.kind() {
+            std::io::ErrorKind::AddrInUse => ServeError::AddressInUse { listen },
+            _ => ServeError::Bind { listen, error },
+        }
+    }
 }
 
 /// The account as the server holds it: the current store, and past versions for lagging lists.
@@ -111,14 +128,10 @@ pub async fn serve(
     let server = Arc::new(Server::open(&options)?);
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
-        .map_err(|source| ServeError::Bind {
-            listen: options.listen.clone(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
-        listen: options.listen.clone(),
-        source,
-    })?;
+        .map_err(|error| ServeError::bind(&options.listen, error))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| ServeError::bind(&options.listen, error))?;
     ready(addr);
     let app = Router::new().fallback(handle).with_state(server);
     axum::serve(listener, app)
@@ -169,9 +182,9 @@ impl Server {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|source| ServeError::RequestLog {
+                    .map_err(|error| ServeError::RequestLog {
                         path: path.clone(),
-                        source,
+                        error,
                     })?,
             )),
             None => None,
@@ -641,19 +654,23 @@ fn dispatch(
         (Route::Collection, &Method::GET) => ListQuery::parse(query.as_deref())
             .and_then(|query| server.listed().list(&query))
             .map(|list| (json(StatusCode::OK, &list), None)),
-        (Route::Collection, &Method::POST) => parse_body::<CreateProject>(body, false)
-            .and_then(|request| server.write(|store| store.create(&request)))
-            .map(|project| {
-                let id = project.id.clone();
-                (json(StatusCode::OK, &project), Some(id))
-            }),
+        (Route::Collection, &Method::POST) => {
+            parse_body::<CreateProject>(body, false, CREATE_FIELDS)
+                .and_then(|request| server.write(|store| store.create(&request)))
+                .map(|project| {
+                    let id = project.id.clone();
+                    (json(StatusCode::OK, &project), Some(id))
+                })
+        }
         (Route::Project(id), &Method::GET) => server
             .current()
             .retrieve(id)
             .map(|project| (json(StatusCode::OK, &project), None)),
-        (Route::Project(id), &Method::POST) => parse_body::<ModifyProject>(body, true)
-            .and_then(|request| server.write(|store| store.modify(id, &request)))
-            .map(|project| (json(StatusCode::OK, &project), Some(project.id))),
+        (Route::Project(id), &Method::POST) => {
+            parse_body::<ModifyProject>(body, true, MODIFY_FIELDS)
+                .and_then(|request| server.write(|store| store.modify(id, &request)))
+                .map(|project| (json(StatusCode::OK, &project), Some(project.id)))
+        }
         (Route::Archive(id), &Method::POST) => server
             .write(|store| store.archive(id))
             .map(|project| (json(StatusCode::OK, &project), Some(project.id))),
@@ -685,22 +702,50 @@ fn dispatch(
     }
 }
 
-/// Unknown fields are ignored; an empty body is `{}` where every field is optional.
+/// The fields a create body may hold (`api.md`); AWS documents `geography` and ignores it.
+const CREATE_FIELDS: &[&str] = &["name", "tags", "data_retention", "geography"];
+/// The fields a modify body may hold.
+const MODIFY_FIELDS: &[&str] = &["name", "add_tags", "remove_tag_keys", "data_retention"];
+
+/// A request body, checked as the OpenAI API checks it: a field it does not know is refused
+/// (400, naming it), not silently ignored, so that `{"tags": …}` sent to modify fails instead of
+/// answering 200 with nothing done. An empty body is `{}` where every field is optional.
 fn parse_body<T: serde::de::DeserializeOwned>(
     body: &Bytes,
     empty_is_object: bool,
+    fields: &[&str],
 ) -> Result<T, Refusal> {
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) && empty_is_object {
         b"{}"
     } else {
         body
     };
-    serde_json::from_slice(text).map_err(|error| {
+    let invalid = |error: serde_json::Error| {
         Refusal::invalid(
             None,
             format!("The request body is not valid for this operation: {error}."),
         )
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(text).map_err(invalid)?;
+    if let serde_json::Value::Object(map) = &value {
+        let unknown: Vec<String> = map
+            .keys()
+            .filter(|k| !fields.contains(&k.as_str()))
+            .map(|k| store::shorten(k))
+            .collect();
+        if !unknown.is_empty() {
+            let s = if unknown.len() == 1 { "" } else { "s" };
+            return Err(Refusal::invalid(
+                None,
+                format!(
+                    "Unrecognized request argument{s} supplied: {}. This operation takes {}.",
+                    unknown.join(", "),
+                    fields.join(", ")
+                ),
+            ));
+        }
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {

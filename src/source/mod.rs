@@ -4,6 +4,7 @@
 //! and GitHub, byte offsets for the snippet renderer). Neutral ground: both `manifest` and `policy`
 //! read YAML through it, and neither names the other.
 
+pub mod indent;
 pub mod yaml;
 
 use std::collections::BTreeMap;

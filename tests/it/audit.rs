@@ -116,7 +116,11 @@ fn audit_text_lists_every_active_project_with_its_violations_and_exits_2() {
     );
     assert!(row("proj_bbbbbbbbbbbbbbbbbbb2").contains(" yes "), "by id");
     assert!(row("proj_ccccccccccccccccccc3").contains(" no "));
-    assert!(row("proj_ccccccccccccccccccc3").contains("missing required tag Application"));
+    assert!(
+        row("proj_ccccccccccccccccccc3")
+            .contains("missing required tags Application, Environment, Owner;"),
+        "the missing tags in one sentence, as validate and plan say it: {text}"
+    );
     assert!(row("proj_ddddddddddddddddddd4").contains("DataClassification"));
     assert!(row("proj_aaaaaaaaaaaaaaaaaaa1").trim_end().ends_with('-'));
     assert!(
