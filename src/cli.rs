@@ -143,6 +143,11 @@ pub enum Command {
     /// The Bedrock Projects API emulator
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Cost allocation tags: the manifests' keys as Billing sees them, activated as code
+    #[command(subcommand)]
+    Billing(BillingCommand),
+    /// Spend on Amazon Bedrock by tag value, from Cost Explorer
+    Costs(CostsArgs),
     /// List the manifests that -f and --changed-since select (for a CI matrix)
     Manifests(ManifestsListArgs),
     /// Print the JSON Schema of the manifest format (for editors)
@@ -153,6 +158,121 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Where Cost Explorer is called, and as whom: the payer (management) account.
+#[derive(Debug, Clone, Args)]
+pub struct PayerArgs {
+    /// Cost Explorer's URL, instead of the manifest's sandbox or AWS's (e.g. an emulator's
+    /// http://127.0.0.1:4010); AWS_ENDPOINT_URL_COST_EXPLORER and AWS_ENDPOINT_URL come after it
+    #[arg(long, env = "TAGREC_BILLING_ENDPOINT", value_name = "URL")]
+    pub billing_endpoint: Option<String>,
+    /// The payer account's AWS profile (wins over `billing.profile` in the manifests; never the
+    /// target's own: a member account cannot see cost allocation tags)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Where Billing stands on each key the manifests use: active, inactive or not seen yet
+    Status(BillingStatusArgs),
+    /// Activate the keys that are not active yet (never deactivates one)
+    Activate(BillingActivateArgs),
+    /// Ask Billing to apply today's tag status to the months since YYYY-MM (once a day)
+    Backfill(BillingBackfillArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BillingFormat {
+    /// A table, then what to do
+    Text,
+    /// `{"format_version", "keys": [{"key", "status", "last_used"}]}`
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct BillingStatusArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub payer: PayerArgs,
+    /// How to print the status
+    #[arg(long, value_enum, default_value_t = BillingFormat::Text)]
+    pub format: BillingFormat,
+    /// Exit 2 when some key is not active, 0 when all are, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BillingActivateArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub payer: PayerArgs,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BillingBackfillArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub payer: PayerArgs,
+    /// The first month to backfill (YYYY-MM, at most 12 months back)
+    #[arg(long, value_name = "YYYY-MM")]
+    pub from: String,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostsFormat {
+    /// A table with a bar per value
+    Text,
+    /// The report as one object, amounts unrounded
+    Json,
+    /// `value,amount,share,projects,declared`, amounts unrounded
+    Csv,
+    /// A table and a mermaid chart, for a job summary or a pull request
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostsGranularity {
+    Daily,
+    Monthly,
+}
+
+#[derive(Debug, Args)]
+pub struct CostsArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub payer: PayerArgs,
+    /// The tag key to group spend by (e.g. CostCenter)
+    #[arg(long, value_name = "KEY")]
+    pub by: String,
+    /// First day (YYYY-MM-DD, UTC); default the first of this month (of the last on a first)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Day after the last (YYYY-MM-DD, exclusive as in Cost Explorer); default today
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Periods to ask for, and shown as each value's series
+    #[arg(long, value_enum)]
+    pub granularity: Option<CostsGranularity>,
+    /// A service name to include instead of "Amazon Bedrock" (repeatable; e.g. a Marketplace
+    /// model's "… (Amazon Bedrock Edition)")
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// How to print the report
+    #[arg(long, value_enum, default_value_t = CostsFormat::Text)]
+    pub format: CostsFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

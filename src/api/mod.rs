@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod chain;
 pub mod client;
+pub mod cost_explorer;
 pub mod model;
 pub mod retry;
 

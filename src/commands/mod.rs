@@ -3,6 +3,8 @@
 
 mod apply;
 mod audit;
+mod billing;
+mod costs;
 mod import;
 mod init;
 mod manifests;
@@ -39,6 +41,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Import(args) => block_on(import::run(&shell, args)),
         Command::Init => init::run(&shell),
         Command::Sandbox(cmd) => sandbox::run(&shell, cmd),
+        Command::Billing(command) => block_on(billing::run(&shell, command)),
+        Command::Costs(args) => block_on(costs::run(&shell, args)),
         Command::Manifests(args) => manifests::run(&shell, args),
         Command::Schema => {
             shell.print(&crate::manifest::schema::manifest_schema_text());
@@ -101,6 +105,40 @@ fn load(shell: &Shell, path: &Path) -> Option<Loaded> {
             None
         }
     }
+}
+
+/// Every manifest `-f` selects, loaded; `None` after printing the problems of those that do not
+/// load (a command over the union of them cannot go on without all).
+fn load_all(shell: &Shell, args: &ManifestsArgs) -> anyhow::Result<Option<Vec<Loaded>>> {
+    let selected = select(args)?;
+    let mut loaded = Vec::with_capacity(selected.files.len());
+    let mut failed = false;
+    for file in &selected.files {
+        match load(shell, file) {
+            Some(manifest) => loaded.push(manifest),
+            None => failed = true,
+        }
+    }
+    Ok((!failed).then_some(loaded))
+}
+
+/// Asks on the terminal before a change that cannot be taken back; without a terminal and
+/// without `--auto-approve`, refuses rather than guess.
+fn ask(shell: &Shell, question: &str, auto_approve: bool) -> anyhow::Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !shell.stdin_is_terminal() {
+        shell.error(
+            "no terminal to ask for confirmation: run with --auto-approve. Nothing was changed.",
+        );
+        return Ok(false);
+    }
+    let yes = shell.confirm(question)?;
+    if !yes {
+        shell.status("Cancelled. Nothing was changed.");
+    }
+    Ok(yes)
 }
 
 /// The manifests `-f` names (globs expanded), narrowed by `--changed-since`.

@@ -4,7 +4,9 @@
 
 pub mod apply;
 pub mod audit;
+pub mod billing;
 pub mod connect;
+pub mod costs;
 pub mod estate;
 pub mod import;
 pub mod init;

@@ -5,6 +5,8 @@
 
 pub mod apply;
 pub mod audit;
+pub mod billing;
+pub mod costs;
 pub mod diagnostics;
 pub mod estate;
 pub mod manifest;
@@ -19,6 +21,11 @@ pub mod style {
     pub const YELLOW: Style = AnsiColor::Yellow.on_default();
     pub const BOLD: Style = Style::new().bold();
     pub const DIM: Style = Style::new().dimmed();
+}
+
+/// How many terminal cells `text` takes (display width, not bytes or characters).
+pub(crate) fn width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
 }
 
 /// `text` followed by spaces up to `width` terminal cells (by display width: a CJK character or an
