@@ -309,7 +309,7 @@ pub enum ValidateFormat {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
-    pub manifest: ManifestArg,
+    pub manifests: ManifestsArgs,
     /// How to print the problems
     #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
     pub format: ValidateFormat,
@@ -397,7 +397,7 @@ pub enum AuditFormat {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
-    pub manifest: ManifestArg,
+    pub manifests: ManifestsArgs,
     #[command(flatten)]
     pub target: TargetArgs,
     /// How to print the audit

@@ -64,6 +64,31 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// A manifest's problems as plain text, for a manifest of an estate that did not load.
+fn problems(checked: &crate::ops::validate::Checked) -> String {
+    let count = checked.error_count();
+    let mut text = format!(
+        "{count} problem{} in the manifest:\n",
+        if count == 1 { "" } else { "s" }
+    );
+    text.push_str(&render::diagnostics::text(
+        &checked.diagnostics,
+        &checked.sources,
+        false,
+    ));
+    text.trim_end().to_string()
+}
+
+/// `--endpoint` names one account: with several manifests it would point all of them there.
+fn no_endpoint_for_an_estate(connect: &ConnectOptions) -> anyhow::Result<()> {
+    if connect.endpoint.is_some() {
+        anyhow::bail!(
+            "--endpoint (or TAGREC_ENDPOINT) names one account, but several manifests were given: set each manifest's `target` instead, or run them one at a time"
+        );
+    }
+    Ok(())
+}
+
 /// An error and its causes on one line, each after a colon, as `{:#}` prints them, except that a
 /// cause already said (by a wrapper whose message includes its source) is not said again.
 fn sentence(error: &anyhow::Error) -> String {

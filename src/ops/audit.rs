@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::bail;
 
 use crate::api::LiveProject;
+use crate::plan::PlanTarget;
 use crate::policy::Policy;
 use crate::render::audit::{Audit, AuditedProject, NameConflict};
 
@@ -13,7 +14,11 @@ use super::connect::{ConnectOptions, connect};
 use super::plan::list_live;
 use super::validate::Loaded;
 
-pub async fn audit(loaded: &Loaded, options: &ConnectOptions) -> anyhow::Result<Audit> {
+/// The audit of the account a manifest targets, and that target.
+pub async fn audit(
+    loaded: &Loaded,
+    options: &ConnectOptions,
+) -> anyhow::Result<(Audit, PlanTarget)> {
     let manifest = &loaded.manifest;
     let Some(policy) = &loaded.policy else {
         bail!(
@@ -23,7 +28,7 @@ pub async fn audit(loaded: &Loaded, options: &ConnectOptions) -> anyhow::Result<
     };
     let connection = connect(options, manifest).await?;
     let live = list_live(&connection).await?;
-    Ok(audit_of(loaded, policy, &live))
+    Ok((audit_of(loaded, policy, &live), connection.target))
 }
 
 fn audit_of(loaded: &Loaded, policy: &Policy, live: &[LiveProject]) -> Audit {

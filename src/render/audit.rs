@@ -123,7 +123,14 @@ pub fn text(audit: &Audit) -> String {
 }
 
 pub fn json(audit: &Audit) -> String {
-    let value = serde_json::json!({
+    let mut out = serde_json::to_string_pretty(&json_value(audit)).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// The JSON object of `audit --format json` (also one manifest's part of an estate's).
+pub fn json_value(audit: &Audit) -> serde_json::Value {
+    serde_json::json!({
         "format_version": "1",
         "summary": {
             "projects": audit.projects.len(),
@@ -131,14 +138,18 @@ pub fn json(audit: &Audit) -> String {
             "rate": audit.rate,
         },
         "projects": audit.projects,
-    });
-    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
-    out.push('\n');
-    out
+    })
 }
 
 pub fn csv(audit: &Audit) -> String {
     let mut out = String::from("name,id,managed,rule,message\r\n");
+    out.push_str(&csv_rows(audit, None));
+    out
+}
+
+/// The rows of `csv` (no header), each after a `manifest` column when one is given (an estate).
+pub fn csv_rows(audit: &Audit, manifest: Option<&str>) -> String {
+    let mut out = String::new();
     let mut row = |p: &AuditedProject, rule: &str, message: &str| {
         let managed = match (p.conflict, p.managed) {
             (true, _) => "conflict",
@@ -146,7 +157,11 @@ pub fn csv(audit: &Audit) -> String {
             (false, false) => "false",
         };
         let fields = [p.name.as_str(), p.id.as_str(), managed, rule, message];
-        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let row: Vec<String> = manifest
+            .iter()
+            .chain(fields.iter())
+            .map(|f| csv_field(f))
+            .collect();
         out.push_str(&row.join(","));
         out.push_str("\r\n");
     };
@@ -180,6 +195,14 @@ pub fn markdown(audit: &Audit) -> String {
         audit.projects.len(),
         percent(audit.rate)
     );
+    out.push_str(&markdown_table(audit));
+    let _ = writeln!(out, "_{BILLING_REMINDER}_");
+    out
+}
+
+/// The table of projects and the conflicts, without title or reminder (an estate's sections).
+pub fn markdown_table(audit: &Audit) -> String {
+    let mut out = String::new();
     if !audit.projects.is_empty() {
         out.push_str("| Project | Id | Managed | Violations |\n|---|---|---|---|\n");
         for p in &audit.projects {
@@ -205,7 +228,6 @@ pub fn markdown(audit: &Audit) -> String {
     for c in &audit.conflicts {
         let _ = writeln!(out, "**Conflict:** {}\n", markdown_text(&c.message()));
     }
-    let _ = writeln!(out, "_{BILLING_REMINDER}_");
     out
 }
 

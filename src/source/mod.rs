@@ -118,6 +118,11 @@ impl Sources {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.files.get(name).map(String::as_str)
     }
+
+    /// Adds the files of another check (the manifests of an estate, printed together).
+    pub fn extend(&mut self, other: Sources) {
+        self.files.extend(other.files);
+    }
 }
 
 #[cfg(test)]

@@ -229,3 +229,212 @@ fn changed_since_outside_git_or_with_an_unknown_ref_says_why() {
         stderr(&output)
     );
 }
+
+// ---- validate and audit over several manifests ----
+
+const POLICY: &str = "type: object\nproperties:\n  tags:\n    type: object\n    required: [Team]\n";
+
+fn account_manifest(endpoint: &str) -> String {
+    format!(
+        "version: 1\ntarget: {{endpoint: '{endpoint}'}}\npolicy: ../../policy.yaml\nprojects:\n  - name: A\n    tags: {{Team: a}}\n"
+    )
+}
+
+#[test]
+fn validate_checks_each_manifest_and_one_broken_one_fails_the_run() {
+    let ws = estate();
+    ws.write(
+        "accounts/dev/us-east-1.yaml",
+        "version: 1\nprojects:\n  - name: A\n    tags: {Team: }\n",
+    );
+    let output = ws
+        .tagrec(&["validate", "-f", "accounts/*/*.yaml"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let text = stdout(&output);
+    for header in [
+        "== accounts/dev/us-east-1.yaml ==",
+        "== accounts/prod/eu-west-1.yaml ==",
+        "== accounts/prod/us-east-1.yaml ==",
+    ] {
+        assert!(text.contains(header), "{header}:\n{text}");
+    }
+    assert!(
+        text.contains("accounts/prod/eu-west-1.yaml is valid: 1 project"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("Estate: 3 manifests, 2 valid, 1 failed."),
+        "{text}"
+    );
+
+    let output = ws
+        .tagrec(&["validate", "-f", "accounts/*/*.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["format_version"], "1");
+    assert_eq!(
+        json["summary"],
+        json!({"manifests": 3, "failed": 1, "valid": 2})
+    );
+    let dev = &json["manifests"][0];
+    assert_eq!(dev["manifest"], "accounts/dev/us-east-1.yaml");
+    assert_eq!(dev["ok"], false);
+    assert!(dev["error"].as_str().unwrap().contains("1 error"), "{dev}");
+    assert_eq!(dev["validate"][0]["line"], 4, "{dev}");
+    assert_eq!(json["manifests"][1]["ok"], true);
+    assert_eq!(json["manifests"][1]["validate"], json!([]));
+
+    let output = ws
+        .tagrec(&["validate", "-f", "accounts/*/*.yaml", "--format", "github"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&output).contains("::error file=accounts/dev/us-east-1.yaml,line=4"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn audit_runs_every_account_and_one_that_fails_stops_no_other() {
+    let ws = estate();
+    ws.write("policy.yaml", POLICY);
+    let good = crate::support::Sandbox::start(&[
+        "--seed",
+        ws.write(
+            "good.json",
+            &json!([
+                {"id": "proj_good0000000000000001", "name": "A", "tags": {"Team": "a"}},
+                {"id": "proj_good0000000000000002", "name": "Shadow", "tags": {}}
+            ])
+            .to_string(),
+        )
+        .to_str()
+        .unwrap(),
+    ]);
+    ws.write(
+        "accounts/prod/us-east-1.yaml",
+        &account_manifest(&good.base_url),
+    );
+    // Nothing listens on port 9: this account cannot be reached.
+    ws.write(
+        "accounts/prod/eu-west-1.yaml",
+        &account_manifest("http://127.0.0.1:9/v1"),
+    );
+    ws.write(
+        "accounts/dev/us-east-1.yaml",
+        &account_manifest(&good.base_url),
+    );
+    let output = ws
+        .tagrec(&[
+            "audit",
+            "-f",
+            "accounts/*/*.yaml",
+            "--format",
+            "json",
+            "--jobs",
+            "2",
+        ])
+        .env("TAGREC_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["summary"]["manifests"], 3);
+    assert_eq!(json["summary"]["failed"], 1);
+    let by_file = |file: &str| {
+        json["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["manifest"] == file)
+            .cloned()
+            .unwrap()
+    };
+    let unreachable = by_file("accounts/prod/eu-west-1.yaml");
+    assert_eq!(unreachable["ok"], false);
+    assert!(
+        unreachable["error"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:9"),
+        "{unreachable}"
+    );
+    let reached = by_file("accounts/prod/us-east-1.yaml");
+    assert_eq!(reached["ok"], true);
+    assert_eq!(reached["audit"]["summary"]["projects"], 2);
+    assert_eq!(reached["audit"]["summary"]["compliant"], 1);
+
+    // The text form: a header per account with its target, the summary last.
+    let output = ws
+        .tagrec(&[
+            "audit",
+            "-f",
+            "accounts/prod/us-east-1.yaml",
+            "-f",
+            "accounts/dev/us-east-1.yaml",
+        ])
+        .env("TAGREC_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            "== accounts/prod/us-east-1.yaml ({}) ==",
+            good.base_url
+        )),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("Estate: 2 manifests, 4 projects, 2 compliant, 0 failed."),
+        "{text}"
+    );
+    // CSV names the manifest of each row.
+    let output = ws
+        .tagrec(&[
+            "audit",
+            "-f",
+            "accounts/prod/us-east-1.yaml",
+            "-f",
+            "accounts/dev/us-east-1.yaml",
+            "--format",
+            "csv",
+        ])
+        .env("TAGREC_API_KEY", "k")
+        .output()
+        .unwrap();
+    let csv = stdout(&output);
+    assert!(
+        csv.starts_with("manifest,name,id,managed,rule,message\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("accounts/dev/us-east-1.yaml,Shadow,"), "{csv}");
+}
+
+#[test]
+fn an_endpoint_for_several_manifests_is_refused() {
+    let ws = estate();
+    let output = ws
+        .tagrec(&[
+            "audit",
+            "-f",
+            "accounts/*/*.yaml",
+            "--endpoint",
+            "http://127.0.0.1:9/v1",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--endpoint (or TAGREC_ENDPOINT) names one account"),
+        "{}",
+        stderr(&output)
+    );
+}
