@@ -143,6 +143,8 @@ pub enum Command {
     /// The Bedrock Projects API emulator
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// The declared projects' live ids, for applications (OPENAI_PROJECT_ID, a dotenv, JSON)
+    Output(OutputArgs),
     /// Cost allocation tags: the manifests' keys as Billing sees them, activated as code
     #[command(subcommand)]
     Billing(BillingCommand),
@@ -273,6 +275,30 @@ pub struct CostsArgs {
     /// How to print the report
     #[arg(long, value_enum, default_value_t = CostsFormat::Text)]
     pub format: CostsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// `{"region", "base_url", "projects": [{"name", "id", "arn", "status"}]}`
+    Json,
+    /// OPENAI_PROJECT_ID and OPENAI_BASE_URL of the --project, for the OpenAI SDKs
+    Env,
+    /// TAGREC_PROJECT_ID_<NAME>=proj_… for every declared project
+    Dotenv,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How to print the ids
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
+    /// The project (by name or id) whose id `--format env` prints
+    #[arg(long, value_name = "NAME|ID")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,7 @@ mod costs;
 mod import;
 mod init;
 mod manifests;
+mod output;
 mod plan;
 mod sandbox;
 mod validate;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Import(args) => block_on(import::run(&shell, args)),
         Command::Init => init::run(&shell),
         Command::Sandbox(cmd) => sandbox::run(&shell, cmd),
+        Command::Output(args) => block_on(output::run(&shell, args)),
         Command::Billing(command) => block_on(billing::run(&shell, command)),
         Command::Costs(args) => block_on(costs::run(&shell, args)),
         Command::Manifests(args) => manifests::run(&shell, args),

@@ -10,6 +10,7 @@ pub mod costs;
 pub mod estate;
 pub mod import;
 pub mod init;
+pub mod output;
 pub mod plan;
 pub mod sandbox;
 pub mod validate;

@@ -3,6 +3,7 @@
 //! diff, `stale` the check that a saved plan still fits the live state.
 
 pub mod diff;
+pub mod matching;
 pub mod model;
 pub mod planner;
 pub mod stale;

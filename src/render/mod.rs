@@ -10,6 +10,7 @@ pub mod costs;
 pub mod diagnostics;
 pub mod estate;
 pub mod manifest;
+pub mod output;
 pub mod plan;
 
 /// The styles printers put in text (stripped by the `Shell` when colour is off).

@@ -13,6 +13,7 @@ mod estate;
 mod init;
 mod install;
 mod layers;
+mod output;
 mod plan;
 mod sandbox;
 mod target;
