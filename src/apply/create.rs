@@ -149,12 +149,15 @@ async fn adopt(
         }
     }
     if !fix.is_empty() {
-        ctx.api.modify(&project.id, &fix).await.map_err(|e| Failure {
-            message: format!("adopted {} but could not set its tags: {e}", project.id),
-            again: may_heal(&e),
-            // The project is this run's now: the next pass finishes its tags, never creates.
-            id: Some(project.id.clone()),
-        })?;
+        ctx.api
+            .modify(&project.id, &fix)
+            .await
+            .map_err(|e| Failure {
+                message: format!("adopted {} but could not set its tags: {e}", project.id),
+                again: may_heal(&e),
+                // The project is this run's now: the next pass finishes its tags, never creates.
+                id: Some(project.id.clone()),
+            })?;
     }
     Ok(Created {
         id: project.id,

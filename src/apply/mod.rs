@@ -91,7 +91,10 @@ impl Deadline {
 
     /// `the --timeout of 10m`.
     pub fn describe(&self) -> String {
-        format!("the --timeout of {}", humantime::format_duration(self.timeout))
+        format!(
+            "the --timeout of {}",
+            humantime::format_duration(self.timeout)
+        )
     }
 }
 
@@ -307,18 +310,14 @@ pub async fn apply(
         if unfinished.is_empty() {
             break;
         }
-        let stop = if interrupt.is_set() {
-            Some(None)
-        } else if deadline.passed() {
-            Some(Some(format!("still unfinished when {} passed", deadline.describe())))
-        } else {
-            None
-        };
-        if let Some(why) = stop {
-            if why.is_some() {
-                timed_out = Some(deadline.timeout());
-            }
-            give_up(&mut results, unfinished, why.as_deref(), progress);
+        let out_of_time = format!("still unfinished when {} passed", deadline.describe());
+        if interrupt.is_set() {
+            give_up(&mut results, unfinished, None, progress);
+            break;
+        }
+        if deadline.passed() {
+            timed_out = Some(deadline.timeout());
+            give_up(&mut results, unfinished, Some(&out_of_time), progress);
             break;
         }
 
@@ -330,15 +329,22 @@ pub async fn apply(
             )) => {}
             _ = interrupt.triggered() => {}
         }
-        let live = match list_until(ctx.api.as_ref(), &deadline, interrupt).await {
+        let listed = if interrupt.is_set() {
+            Err(Unlisted::Interrupted)
+        } else if deadline.passed() {
+            Err(Unlisted::TimedOut(String::new()))
+        } else {
+            list_until(ctx.api.as_ref(), &deadline, interrupt).await
+        };
+        let live = match listed {
             Ok(live) => live,
             Err(Unlisted::Interrupted) => {
                 give_up(&mut results, unfinished, None, progress);
                 break;
             }
-            Err(Unlisted::TimedOut(message)) => {
+            Err(Unlisted::TimedOut(_)) => {
                 timed_out = Some(deadline.timeout());
-                give_up(&mut results, unfinished, Some(&message), progress);
+                give_up(&mut results, unfinished, Some(&out_of_time), progress);
                 break;
             }
             Err(Unlisted::Failed(message)) => {
@@ -422,7 +428,8 @@ pub async fn apply(
     }
 }
 
-pub(crate) const ADOPTED: &str = "adopted: its create answer was lost, the project was found by name";
+pub(crate) const ADOPTED: &str =
+    "adopted: its create answer was lost, the project was found by name";
 
 /// The wait before pass `after + 1`: 1, 2, 4 ... seconds, at most 15.
 fn pass_pause(after: usize) -> Duration {

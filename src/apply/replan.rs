@@ -140,9 +140,7 @@ pub fn replan(
     for change in planned.changes {
         let item = match change.action {
             Action::Create => unpinned.get(&change.name),
-            Action::Update | Action::Archive => {
-                change.id.as_deref().and_then(|id| pinned.get(id))
-            }
+            Action::Update | Action::Archive => change.id.as_deref().and_then(|id| pinned.get(id)),
         };
         // Anything else the planner finds (drift elsewhere) was not approved: left alone.
         if let Some(&i) = item
@@ -172,10 +170,7 @@ pub fn replan(
                 ),
                 unpinned.get(name).copied().into_iter().collect(),
             ),
-            other => (
-                other.to_string(),
-                unpinned.values().copied().collect(),
-            ),
+            other => (other.to_string(), unpinned.values().copied().collect()),
         };
         for i in items_of {
             if matches!(outcomes[i], None | Some(Replanned::Again { .. })) {
@@ -187,9 +182,10 @@ pub fn replan(
     // The planner has nothing to do for the rest: the live state should be what each set out
     // to make. Checked as verification checks, so that a change the planner no longer makes
     // (an archive whose project got protected meanwhile) is not counted done.
-    let mut ids_of: Vec<Option<String>> = items.iter().map(|(c, id)| {
-        id.map(str::to_string).or_else(|| c.id.clone())
-    }).collect();
+    let mut ids_of: Vec<Option<String>> = items
+        .iter()
+        .map(|(c, id)| id.map(str::to_string).or_else(|| c.id.clone()))
+        .collect();
     for (id, &i) in &pinned {
         ids_of[i] = Some(id.clone());
     }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use crate::apply::{ApplyOptions, ApplyReport, ChangeResult, Deadline, Progress, Status, settle_window};
+use crate::apply::{
+    ApplyOptions, ApplyReport, ChangeResult, Deadline, Progress, Status, settle_window,
+};
 use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::ops;
 use crate::ops::apply::Outcome;
@@ -34,13 +36,18 @@ pub async fn run(shell: &Shell, args: ApplyArgs) -> anyhow::Result<Exit> {
                 return Ok(Exit::Failure);
             };
             let saved =
-                ops::apply::check_saved(path, plan, &loaded, &located, &connect, &deadline)
-                    .await?;
+                ops::apply::check_saved(path, plan, &loaded, &located, &connect, &deadline).await?;
             if skipped_archives(&saved.plan, args.allow_archive) > 0 {
                 archive_notice(shell, &saved.plan);
                 plan_again = Some(format!(
                     "`{}`, then `{}`",
-                    ops::apply::plan_command(&saved.plan, &loaded.manifest, &located, path, &connect),
+                    ops::apply::plan_command(
+                        &saved.plan,
+                        &loaded.manifest,
+                        &located,
+                        path,
+                        &connect
+                    ),
                     ops::plan::apply_command(path, &saved.plan, connect.auth)
                 ));
             }
@@ -54,8 +61,7 @@ pub async fn run(shell: &Shell, args: ApplyArgs) -> anyhow::Result<Exit> {
             let Some(loaded) = super::load(shell, &manifest) else {
                 return Ok(Exit::Failure);
             };
-            let prepared =
-                ops::apply::prepare(&loaded, &connect, &args.targets, &deadline).await?;
+            let prepared = ops::apply::prepare(&loaded, &connect, &args.targets, &deadline).await?;
             let text = render::plan::text(&prepared.plan);
             match args.format {
                 ApplyFormat::Text => shell.print(&text),
@@ -70,13 +76,7 @@ pub async fn run(shell: &Shell, args: ApplyArgs) -> anyhow::Result<Exit> {
             let skipped = skipped_archives(plan, args.allow_archive);
             if skipped > 0 {
                 archive_notice(shell, plan);
-                shell.status(format!(
-                    "To archive too: `tagrec apply{} --allow-archive`.",
-                    args.manifest
-                        .as_deref()
-                        .map(|m| format!(" -f {}", ops::plan::shell_word(&m.display().to_string())))
-                        .unwrap_or_default()
-                ));
+                shell.status("To archive too, run apply again with --allow-archive.");
             }
             // Ask only about what will be done: nothing to ask when only skipped archives remain.
             if plan.changes.len() > skipped && !args.auto_approve {
@@ -169,7 +169,11 @@ fn archive_notice(shell: &Shell, plan: &Plan) {
         .collect();
     let others = plan.changes.len() - archives.len();
     let shown = if archives.len() > 5 {
-        format!("{} and {} more", archives[..5].join(", "), archives.len() - 5)
+        format!(
+            "{} and {} more",
+            archives[..5].join(", "),
+            archives.len() - 5
+        )
     } else {
         archives.join(", ")
     };

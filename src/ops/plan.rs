@@ -136,7 +136,9 @@ fn target_candidates(loaded: &Loaded, live: &[LiveProject]) -> BTreeSet<String> 
     {
         names.extend(
             live.iter()
-                .filter(|p| p.is_active() && p.tags.get(OWNER_TAG).map(String::as_str) == Some(owner))
+                .filter(|p| {
+                    p.is_active() && p.tags.get(OWNER_TAG).map(String::as_str) == Some(owner)
+                })
                 .map(|p| p.name.clone()),
         );
     }

@@ -367,6 +367,74 @@ fn an_unknown_target_is_an_error_naming_it() {
 }
 
 #[test]
+fn an_unknown_target_is_refused_before_any_plan_with_the_nearest_names() {
+    let ws = Workspace::new();
+    let sandbox = mixed_account(&ws);
+    for (typed, meant) in [
+        ("fraud-prod", "Fraud-Prod"),
+        ("Serch-Prod", "Search-Prod"),
+        // Not in the manifest, but owned and planned for archive: a target it may take.
+        ("old-experimnt", "Old-Experiment"),
+    ] {
+        let output = ws.plan(&sandbox, &["--target", typed]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!(
+                "--target \"{typed}\" matches no project of the manifest and no project to archive: did you mean `{meant}`?"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("repeat it: --target A --target B"), "{err}");
+        assert_eq!(stdout(&output), "", "no plan is printed before the error");
+    }
+    // Several names in one flag: the hint says to repeat it.
+    let output = ws
+        .plan(&sandbox, &["--target", "Fraud-Prod,Search-Prod"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("repeat it"), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("No changes"));
+}
+
+#[test]
+fn out_dash_writes_the_plan_json_to_stdout_and_the_plan_for_people_to_stderr() {
+    let ws = Workspace::new();
+    let sandbox = mixed_account(&ws);
+    let output = ws.plan(&sandbox, &["--out", "-"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!ws.path("-").exists(), "no file named `-`");
+    let json_out = ws.plan(&sandbox, &["--format", "json"]).output().unwrap();
+    assert_eq!(
+        stdout(&output),
+        stdout(&json_out),
+        "stdout is the plan file"
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("tagrec will perform the following actions"),
+        "{err}"
+    );
+    assert!(err.contains("tagrec apply FILE"), "{err}");
+    // `--format json --out -`: the object once.
+    let once = ws
+        .plan(&sandbox, &["--format", "json", "--out", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&once), stdout(&json_out));
+
+    // Piped into a file, it applies.
+    ws.write("piped.json", &stdout(&output));
+    let applied = ws
+        .tagrec(&["apply", "piped.json", "--allow-archive"])
+        .env("TAGREC_API_KEY", "test-key")
+        .output()
+        .unwrap();
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+}
+
+#[test]
 fn an_unreachable_endpoint_exits_1_naming_it() {
     let ws = Workspace::new();
     ws.write(
