@@ -1090,3 +1090,37 @@ fn markdown_of_an_account_with_many_unmanaged_projects_keeps_the_changes() {
         "says what it cut"
     );
 }
+
+#[test]
+fn a_saved_plan_of_the_embedded_sandbox_applies_from_the_plan_alone() {
+    // The tour: plan the examples from the repository's folder, apply the file from another one.
+    let dir = examples_copy();
+    let output = plan_examples(dir.path(), &["--out", "plans/plan.json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("run `tagrec apply plans/plan.json --allow-archive`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = tagrec()
+        .current_dir(dir.path().join("plans"))
+        .args(["apply", "plan.json", "--allow-archive", "--color", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("Apply complete:"),
+        "{}",
+        stdout(&output)
+    );
+    // The state was written beside the manifest, where the plan was made.
+    assert!(dir.path().join("examples/.tagrec/sandbox.json").is_file());
+    let again = plan_examples(dir.path(), &["--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}
