@@ -68,7 +68,7 @@ for seed in $SEEDS; do
 
     start=$(date +%s.%N)
     status=0
-    TAGREC_API_KEY=bench "$BIN" -f "$work/projects.yaml" apply --endpoint "$url" --auto-approve \
+    TAGREC_API_KEY=bench "$BIN" apply -f "$work/projects.yaml" --endpoint "$url" --auto-approve \
         --allow-archive >"$work/apply.out" 2>"$work/apply.err" || status=$?
     end=$(date +%s.%N)
     wall=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')
@@ -80,7 +80,7 @@ for seed in $SEEDS; do
     creates=$(grep '"method":"POST","path":"/v1/organization/projects",' "$work/requests.jsonl" |
         grep -c '"committed":true' || true)
     plan_status=0
-    TAGREC_API_KEY=bench "$BIN" -q -f "$work/projects.yaml" plan --endpoint "$url" --detailed-exitcode \
+    TAGREC_API_KEY=bench "$BIN" -q plan -f "$work/projects.yaml" --endpoint "$url" --detailed-exitcode \
         >/dev/null 2>"$work/plan.err" || plan_status=$?
     case $plan_status in
         0) after="no changes" ;;
@@ -97,7 +97,8 @@ for seed in $SEEDS; do
     if [ "$status" -eq 0 ] && [ "$plan_status" -eq 0 ] && [ "$creates" -eq "$CREATES" ]; then
         converged=$((converged + 1))
     else
-        tail -5 "$work/apply.out" "$work/apply.err" >&2
+        echo "seed $seed did not converge:" >&2
+        tail -n 8 "$work/apply.out" "$work/apply.err" >&2 || true
     fi
     echo "$wall" >>"$work/times"
     printf '%-6s %-5s %-7s %9s %8s %8s %8s %s\n' "$seed" "$status" "$passes" "$wall" "$requests" "$lost" \

@@ -419,10 +419,15 @@ pub async fn apply(
             Status::Skipped => summary.skipped += 1,
         }
     }
+    // Changes the deadline kept from starting count as the timeout's doing too.
+    let interrupted = interrupt.is_set();
+    if timed_out.is_none() && !interrupted && summary.done < results.len() && deadline.passed() {
+        timed_out = Some(deadline.timeout());
+    }
     ApplyReport {
         results,
         summary,
-        interrupted: interrupt.is_set(),
+        interrupted,
         passes,
         timed_out,
     }
