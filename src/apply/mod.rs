@@ -371,7 +371,7 @@ pub async fn apply(
                     if adopted {
                         notes[index] = Some(ADOPTED.to_string());
                     }
-                    todo.push((index, change));
+                    todo.push((index, *change));
                 }
                 Replanned::Wait(message) => {
                     result.error = Some(message);

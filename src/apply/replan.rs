@@ -19,7 +19,7 @@ use super::{ChangeResult, Status};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replanned {
     /// Send this change (for an adopted create: the update that finishes its tags).
-    Again { change: Change, adopted: bool },
+    Again { change: Box<Change>, adopted: bool },
     /// Nothing to send: the live state is what the change set out to make.
     Done { id: Option<String>, adopted: bool },
     /// Nothing to send yet: look again in the next pass (a project made by this run that the
@@ -147,7 +147,7 @@ pub fn replan(
             && outcomes[i].is_none()
         {
             outcomes[i] = Some(Replanned::Again {
-                change,
+                change: Box::new(change),
                 adopted: adopted.contains(&i),
             });
         }
