@@ -251,6 +251,8 @@ impl Progress {
             && !self.stopped.swap(true, Ordering::SeqCst)
         {
             bar.abandon();
+            // The bar stays drawn where it stopped; what follows starts on the next line.
+            self.shell.eprint("\n");
         }
     }
 

@@ -76,7 +76,7 @@ pub async fn run(shell: &Shell, args: ApplyArgs) -> anyhow::Result<Exit> {
             let skipped = skipped_archives(plan, args.allow_archive);
             if skipped > 0 {
                 archive_notice(shell, plan);
-                shell.status("To archive too, run apply again with --allow-archive.");
+                shell.status("To archive too, add --allow-archive.");
             }
             // Ask only about what will be done: nothing to ask when only skipped archives remain.
             if plan.changes.len() > skipped && !args.auto_approve {

@@ -1076,7 +1076,7 @@ fn archives_without_allow_archive_are_announced_before_anything_is_asked_or_writ
         .unwrap_or_else(|| panic!("{err}"));
     assert!(at_notice < at_write, "{err}");
     assert!(
-        err.contains("To archive too, run apply again with --allow-archive."),
+        err.contains("To archive too, add --allow-archive."),
         "{err}"
     );
     // The skipped archive is reported once, in the report.
