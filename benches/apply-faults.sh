@@ -17,7 +17,7 @@ CREATES=100
 UPDATES=180
 ARCHIVES=20
 OWNER=platform/bedrock-projects
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/tagrec-apply-faults.XXXXXX")
 server_pid=
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
