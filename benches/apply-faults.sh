@@ -20,6 +20,8 @@ OWNER=platform/bedrock-projects
 work=$(mktemp -d "${TMPDIR:-/tmp}/tagrec-apply-faults.XXXXXX")
 server_pid=
 cleanup() {
+    # Only the script itself cleans up, never a subshell that inherited the trap.
+    [ "${BASHPID:-$$}" = "$$" ] || return 0
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
     rm -rf "$work"
 }
