@@ -784,10 +784,14 @@ async fn connect_picks_credentials_from_the_environment_in_order() {
 
     // No region anywhere and no endpoint to use instead: a clear error before any request.
     let no_region = manifest_at(Path::new("repo/projects.yaml"), Target::default());
-    let error = connect_with_env(&global(None, AuthMode::Auto), &no_region, &env(vec![]))
-        .err()
-        .unwrap()
-        .to_string();
+    let error = connect_with_env(
+        &global(None, AuthMode::Auto),
+        &no_region,
+        &env(vec![]),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(error.contains("repo/projects.yaml"), "{error}");
     assert!(error.contains("--region"), "{error}");
     // An endpoint needs a region only to sign with SigV4.
