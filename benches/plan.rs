@@ -37,7 +37,7 @@ fn account(n: usize) -> (Vec<DesiredProject>, Vec<LiveProject>) {
         desired.push(DesiredProject {
             name: name.clone(),
             id: None,
-            protect: false,
+            protect: None,
             tags: tags
                 .iter()
                 .map(|(k, v)| {

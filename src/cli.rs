@@ -45,6 +45,28 @@ pub struct ManifestArg {
     pub manifest: PathBuf,
 }
 
+/// The manifests of an estate: `-f` repeatable and with globs, which of them a change touched,
+/// and how many run at once.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestsArgs {
+    /// A manifest (YAML) that declares the projects, their tags and the target account; repeat
+    /// it, or give a quoted glob ('accounts/*/*.yaml'), for several
+    #[arg(
+        short = 'f',
+        long = "manifest",
+        value_name = "FILE",
+        default_value = "projects.yaml"
+    )]
+    pub manifests: Vec<String>,
+    /// Keep only the manifests whose files (the manifest, its policy and the files its `$ref`s
+    /// name, its sandbox seed and costs) changed since the merge base of REF and HEAD
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// How many manifests run at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+}
+
 /// Where a command that talks to an account sends its requests, and as whom.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
@@ -55,9 +77,13 @@ pub struct TargetArgs {
     /// AWS_REGION and AWS_DEFAULT_REGION
     #[arg(long, env = "TAGREC_REGION", value_name = "REGION")]
     pub region: Option<String>,
+    /// The AWS profile whose credentials sign requests (SigV4; wins over `target.profile`,
+    /// AWS_PROFILE and environment keys)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Which credentials to use: `auto` takes the first found (TAGREC_API_KEY,
-    /// AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY, then SigV4 from AWS_ACCESS_KEY_ID, then
-    /// OPENAI_API_KEY)
+    /// AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY; then the AWS SDK's chain: environment keys, a
+    /// profile, web identity, ECS; then OPENAI_API_KEY; then EC2 instance metadata)
     #[arg(long, value_enum, default_value_t = AuthMode::Auto)]
     pub auth: AuthMode,
 }
@@ -112,9 +138,18 @@ pub enum Command {
     Audit(AuditArgs),
     /// Write a manifest of the live active projects
     Import(ImportArgs),
+    /// Write a starter manifest, policy and CI workflow into this folder (never overwriting)
+    Init,
     /// The Bedrock Projects API emulator
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Cost allocation tags: the manifests' keys as Billing sees them, activated as code
+    #[command(subcommand)]
+    Billing(BillingCommand),
+    /// Spend on Amazon Bedrock by tag value, from Cost Explorer
+    Costs(CostsArgs),
+    /// List the manifests that -f and --changed-since select (for a CI matrix)
+    Manifests(ManifestsListArgs),
     /// Print the JSON Schema of the manifest format (for editors)
     Schema,
     /// Print shell completions
@@ -123,6 +158,140 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Where Cost Explorer is called, and as whom: the payer (management) account.
+#[derive(Debug, Clone, Args)]
+pub struct PayerArgs {
+    /// Cost Explorer's URL, instead of the manifest's sandbox or AWS's (e.g. an emulator's
+    /// http://127.0.0.1:4010); AWS_ENDPOINT_URL_COST_EXPLORER and AWS_ENDPOINT_URL come after it
+    #[arg(long, env = "TAGREC_BILLING_ENDPOINT", value_name = "URL")]
+    pub billing_endpoint: Option<String>,
+    /// The payer account's AWS profile (wins over `billing.profile` in the manifests; never the
+    /// target's own: a member account cannot see cost allocation tags)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Where Billing stands on each key the manifests use: active, inactive or not seen yet
+    Status(BillingStatusArgs),
+    /// Activate the keys that are not active yet (never deactivates one)
+    Activate(BillingActivateArgs),
+    /// Ask Billing to apply today's tag status to the months since YYYY-MM (once a day)
+    Backfill(BillingBackfillArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BillingFormat {
+    /// A table, then what to do
+    Text,
+    /// `{"format_version", "keys": [{"key", "status", "last_used"}]}`
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct BillingStatusArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub payer: PayerArgs,
+    /// How to print the status
+    #[arg(long, value_enum, default_value_t = BillingFormat::Text)]
+    pub format: BillingFormat,
+    /// Exit 2 when some key is not active, 0 when all are, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BillingActivateArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub payer: PayerArgs,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BillingBackfillArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub payer: PayerArgs,
+    /// The first month to backfill (YYYY-MM, at most 12 months back)
+    #[arg(long, value_name = "YYYY-MM")]
+    pub from: String,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostsFormat {
+    /// A table with a bar per value
+    Text,
+    /// The report as one object, amounts unrounded
+    Json,
+    /// `value,amount,share,projects,declared`, amounts unrounded
+    Csv,
+    /// A table and a mermaid chart, for a job summary or a pull request
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostsGranularity {
+    Daily,
+    Monthly,
+}
+
+#[derive(Debug, Args)]
+pub struct CostsArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    #[command(flatten)]
+    pub payer: PayerArgs,
+    /// The tag key to group spend by (e.g. CostCenter)
+    #[arg(long, value_name = "KEY")]
+    pub by: String,
+    /// First day (YYYY-MM-DD, UTC); default the first of this month (of the last on a first)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Day after the last (YYYY-MM-DD, exclusive as in Cost Explorer); default today
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Periods to ask for, and shown as each value's series
+    #[arg(long, value_enum)]
+    pub granularity: Option<CostsGranularity>,
+    /// A service name to include instead of "Amazon Bedrock" (repeatable; e.g. a Marketplace
+    /// model's "… (Amazon Bedrock Edition)")
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// How to print the report
+    #[arg(long, value_enum, default_value_t = CostsFormat::Text)]
+    pub format: CostsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManifestsFormat {
+    /// One file per line
+    Text,
+    /// `{"manifests": [FILE, ...]}`
+    Json,
+    /// `{"include": [{"manifest": FILE}, ...]}`, for a dynamic GitHub Actions matrix
+    GithubMatrix,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestsListArgs {
+    #[command(flatten)]
+    pub manifests: ManifestsArgs,
+    /// How to print the list
+    #[arg(long, value_enum, default_value_t = ManifestsFormat::Text)]
+    pub format: ManifestsFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -140,7 +309,7 @@ pub enum ValidateFormat {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
-    pub manifest: ManifestArg,
+    pub manifests: ManifestsArgs,
     /// How to print the problems
     #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
     pub format: ValidateFormat,
@@ -248,7 +417,7 @@ pub enum AuditFormat {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
-    pub manifest: ManifestArg,
+    pub manifests: ManifestsArgs,
     #[command(flatten)]
     pub target: TargetArgs,
     /// How to print the audit
@@ -338,4 +507,8 @@ pub struct ServeArgs {
     /// Write one JSON line per request to this file
     #[arg(long)]
     pub request_log: Option<PathBuf>,
+    /// How long the credentials that the emulated STS issues last, when the call names no
+    /// duration (short ones test refreshing)
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sts_duration: u64,
 }

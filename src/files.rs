@@ -15,8 +15,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(folder)?;
     let mut temp = tempfile::Builder::new()
         .prefix(".tagrec-")
-        .tempfile_in(folder)?;
-    temp.write_all(bytes)?;
+        .tempfile_in(folder)
+        .map_err(without_temporary_name)?;
+    temp.write_all(bytes).map_err(without_temporary_name)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
     // The rename itself is durable only once the folder is synced.
@@ -24,6 +25,50 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// Writes `bytes` to `path`, atomically as `write_atomically` does, but only if no file is there:
+/// a file that exists (or appears meanwhile) is left as it is, and the error's kind is
+/// `AlreadyExists`.
+pub fn create_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if path.exists() {
+        return Err(std::io::ErrorKind::AlreadyExists.into());
+    }
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    // A file where the folder should be is "already exists" too: not the file's own.
+    std::fs::create_dir_all(folder).map_err(|error| match error.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            std::io::Error::other(format!("{} is a file, not a folder", folder.display()))
+        }
+        _ => error,
+    })?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tagrec-")
+        .tempfile_in(folder)
+        .map_err(without_temporary_name)?;
+    temp.write_all(bytes).map_err(without_temporary_name)?;
+    temp.as_file().sync_all()?;
+    temp.persist_noclobber(path).map_err(|e| e.error)?;
+    if let Ok(dir) = std::fs::File::open(folder) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// tempfile ends its errors with `at path "/x/.tagrec-AbC123"`: the name of a file the user
+/// never asked for, and that is gone by the time they read it. Their folder is named by the
+/// caller, which knows which file it was writing.
+fn without_temporary_name(error: std::io::Error) -> std::io::Error {
+    let text = error.to_string();
+    match text.rfind(" at path \"") {
+        Some(at) if text[at..].contains(".tagrec-") => {
+            std::io::Error::new(error.kind(), text[..at].to_string())
+        }
+        _ => error,
+    }
 }
 
 #[cfg(test)]
@@ -42,5 +87,41 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left, ["plan.json"], "no temporary file is left behind");
+    }
+
+    #[test]
+    fn errors_do_not_name_the_temporary_file() {
+        // A folder that exists but takes no new file, even for root.
+        if cfg!(target_os = "linux") {
+            let error = write_atomically(Path::new("/proc/plan.json"), b"x").unwrap_err();
+            assert!(!error.to_string().contains(".tagrec-"), "{error}");
+            assert!(!error.to_string().is_empty());
+        }
+        let at_temp = std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "Permission denied (os error 13) at path \"/x/.tagrec-AbC123\"",
+        );
+        let cleaned = without_temporary_name(at_temp);
+        assert_eq!(cleaned.to_string(), "Permission denied (os error 13)");
+        assert_eq!(cleaned.kind(), std::io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn create_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/projects.yaml");
+        create_atomically(&path, b"one").unwrap();
+        let error = create_atomically(&path, b"two").unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        // A file in the way of the folder is another problem.
+        let error = create_atomically(&path.join("below.yaml"), b"x").unwrap_err();
+        assert_ne!(error.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(
+            error
+                .to_string()
+                .ends_with("projects.yaml is a file, not a folder"),
+            "{error}"
+        );
     }
 }

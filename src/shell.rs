@@ -326,6 +326,20 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// The exit of a run over many manifests: interrupted if any was, else a failure if any
+    /// failed, else changes (or violations) if any had them, else success.
+    pub fn combine(exits: impl IntoIterator<Item = Exit>) -> Exit {
+        exits.into_iter().fold(Exit::Success, |all, one| {
+            let rank = |e: Exit| match e {
+                Exit::Success => 0,
+                Exit::Changes => 1,
+                Exit::Failure => 2,
+                Exit::Interrupted => 3,
+            };
+            if rank(one) > rank(all) { one } else { all }
+        })
+    }
+
     pub fn code(self) -> i32 {
         match self {
             Exit::Success => 0,

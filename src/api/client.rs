@@ -41,6 +41,14 @@ pub enum EndpointError {
     )]
     Insecure { endpoint: String, scheme: String },
     #[error(
+        "the endpoint `{endpoint}` names {host}, the address a server listens on, not one to connect to: use {instead}"
+    )]
+    Unspecified {
+        endpoint: String,
+        host: String,
+        instead: String,
+    },
+    #[error(
         "the endpoint must not carry a user name or password (it would end up in plans and logs): \
          put credentials in TAGREC_API_KEY or the AWS_* variables"
     )]
@@ -68,6 +76,27 @@ pub fn parse_endpoint(endpoint: &str) -> Result<Url, EndpointError> {
             endpoint: endpoint.to_string(),
         });
     }
+    // `--listen 0.0.0.0:4010` copied into `--endpoint`: the server is reached on loopback.
+    let unspecified = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_unspecified(),
+        _ => false,
+    };
+    if unspecified {
+        let host = url.host_str().unwrap_or_default().to_string();
+        let mut instead = url.clone();
+        let loopback = if host.starts_with('[') {
+            "[::1]"
+        } else {
+            "127.0.0.1"
+        };
+        let _ = instead.set_host(Some(loopback));
+        return Err(EndpointError::Unspecified {
+            endpoint: endpoint.to_string(),
+            host,
+            instead: instead.as_str().trim_end_matches('/').to_string(),
+        });
+    }
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
@@ -89,7 +118,8 @@ pub fn parse_endpoint(endpoint: &str) -> Result<Url, EndpointError> {
     Ok(url)
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// A host of this machine (the emulator): the only place plain http is allowed.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -190,6 +220,7 @@ impl HttpApi {
                 body,
                 SystemTime::now(),
             )
+            .await
             .map_err(|e| ApiError::Local(e.to_string()))?;
         let mut request = self.http.request(call.method.clone(), call.url.clone());
         for (name, value) in headers {
@@ -304,14 +335,14 @@ impl HttpApi {
     fn unauthenticated_hint(&self) -> String {
         match &self.credentials {
             Credentials::None => "No credentials were found: set TAGREC_API_KEY (or \
-                AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY) to an Amazon Bedrock API key, or \
-                AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) for SigV4, or \
-                OPENAI_API_KEY"
+                AWS_BEARER_TOKEN_BEDROCK, BEDROCK_API_KEY) to an Amazon Bedrock API key, or give \
+                AWS credentials for SigV4 (a profile with --profile or AWS_PROFILE, \
+                AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web identity), or OPENAI_API_KEY"
                 .to_string(),
             Credentials::SigV4 { region, .. } => format!(
                 "The server refused {}: check that they are current (temporary credentials \
-                 expire), that AWS_SESSION_TOKEN is set for temporary ones, and that region \
-                 {region} is the endpoint's region (SigV4 signs for service {SIGV4_SERVICE})",
+                 expire; `aws sso login` renews a profile's), and that region {region} is the \
+                 endpoint's region (SigV4 signs for service {SIGV4_SERVICE})",
                 self.credentials.describe()
             ),
             Credentials::Bearer { .. } => format!(
@@ -328,7 +359,7 @@ impl HttpApi {
             format!(
                 "Sent: {used}, which may not change projects. Long-term Amazon Bedrock API keys can only get \
                  and list projects; creating, updating and archiving need a short-term API key or \
-                 SigV4 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, \
+                 SigV4 credentials (a profile, a role, or AWS_ACCESS_KEY_ID and its secret; \
                  with --auth sigv4 if a bearer key is also set) allowed \
                  bedrock-mantle:CreateProject, UpdateProject, ArchiveProject, TagResource, \
                  UntagResource and ListTagsForResource"
@@ -350,9 +381,11 @@ impl HttpApi {
             };
         }
         if error.is_connect() {
+            // reqwest's outer sentences repeat the URL ("error sending request for url (…)");
+            // the innermost cause is the reason ("Connection refused (os error 111)").
             ApiError::Connect {
                 endpoint: self.base.to_string(),
-                message,
+                message: root_cause(error),
             }
         } else if error.is_timeout() {
             ApiError::NoAnswer(format!(
@@ -496,6 +529,17 @@ fn excerpt(body: &[u8]) -> String {
         shown.push('…');
     }
     shown
+}
+
+/// The last error of a chain: the one that says what happened.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut last = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        last = cause.to_string();
+        source = cause.source();
+    }
+    last
 }
 
 /// An error and its causes on one line: reqwest's own message alone ("error sending request")

@@ -4,7 +4,9 @@
 //! which credentials a command uses is decided in `ops::connect`.
 
 pub mod auth;
+pub mod chain;
 pub mod client;
+pub mod cost_explorer;
 pub mod model;
 pub mod retry;
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::api::LiveProject;
 use crate::manifest::{DesiredProject, DesiredTag, TagPatterns, TagSource};
 use crate::plan::{Action, Change, PlanError, PlanOptions, plan};
-use crate::rules::{OWNER_TAG, is_protected};
+use crate::rules::{OWNER_TAG, PROTECT_TAG, is_protected};
 
 use super::verify::mismatch;
 use super::{ChangeResult, Status};
@@ -88,7 +88,8 @@ pub fn replan(
                     Some(id) => pinned.insert(id.clone(), i),
                     None => unpinned.insert(request.name.clone(), i),
                 };
-                desired.push(desired_project(&request.name, id, &request.tags));
+                let protect = request.tags.contains_key(PROTECT_TAG);
+                desired.push(desired_project(&request.name, id, &request.tags, protect));
             }
             Action::Update => {
                 let (Some(id), Some(request), Some(observed)) = (
@@ -103,8 +104,11 @@ pub fn replan(
                 };
                 let name = request.name.as_deref().unwrap_or(&observed.name);
                 let tags = request.apply_to(&observed.tags);
+                // `tagrec:protect` is compared only when the change itself set or removed it.
+                let protect = request.add_tags.contains_key(PROTECT_TAG)
+                    || request.remove_tag_keys.iter().any(|k| k == PROTECT_TAG);
                 pinned.insert(id.to_string(), i);
-                desired.push(desired_project(name, Some(id.to_string()), &tags));
+                desired.push(desired_project(name, Some(id.to_string()), &tags, protect));
             }
             Action::Archive => {
                 let Some(id) = change.id.as_deref() else {
@@ -254,11 +258,12 @@ fn desired_project(
     name: &str,
     id: Option<String>,
     tags: &BTreeMap<String, String>,
+    protect: bool,
 ) -> DesiredProject {
     DesiredProject {
         name: name.to_string(),
         id,
-        protect: is_protected(tags),
+        protect: protect.then(|| is_protected(tags)),
         tags: tags
             .iter()
             .map(|(k, v)| {

@@ -48,7 +48,7 @@ pub async fn run(shell: &Shell, args: ApplyArgs) -> anyhow::Result<Exit> {
                         path,
                         &connect
                     ),
-                    ops::plan::apply_command(path, &saved.plan, connect.auth)
+                    ops::plan::apply_command(path, &saved.plan, &connect)
                 ));
             }
             (saved.plan, saved.connection, saved.known_ids)

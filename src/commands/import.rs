@@ -33,8 +33,13 @@ pub async fn run(shell: &Shell, args: ImportArgs) -> anyhow::Result<Exit> {
         shell.print(&imported.text);
     } else {
         ops::import::write(&options, &imported)?;
+        let projects = if imported.count == 1 {
+            "project"
+        } else {
+            "projects"
+        };
         shell.status(format!(
-            "Wrote {} projects to {}. Next: `tagrec plan -f {}` should show no changes.",
+            "Wrote {} {projects} to {}. Next: `tagrec plan -f {}` should show no changes.",
             imported.count,
             options.out.display(),
             options.out.display()

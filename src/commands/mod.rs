@@ -3,7 +3,11 @@
 
 mod apply;
 mod audit;
+mod billing;
+mod costs;
 mod import;
+mod init;
+mod manifests;
 mod plan;
 mod sandbox;
 mod validate;
@@ -12,8 +16,9 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, TargetArgs};
+use crate::cli::{Cli, Command, ManifestsArgs, TargetArgs};
 use crate::ops::connect::ConnectOptions;
+use crate::ops::estate::{self, Manifests};
 use crate::ops::validate::Loaded;
 use crate::render;
 use crate::shell::{Exit, Shell, Verbosity};
@@ -34,7 +39,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Apply(args) => block_on(apply::run(&shell, args)),
         Command::Audit(args) => block_on(audit::run(&shell, args)),
         Command::Import(args) => block_on(import::run(&shell, args)),
+        Command::Init => init::run(&shell),
         Command::Sandbox(cmd) => sandbox::run(&shell, cmd),
+        Command::Billing(command) => block_on(billing::run(&shell, command)),
+        Command::Costs(args) => block_on(costs::run(&shell, args)),
+        Command::Manifests(args) => manifests::run(&shell, args),
         Command::Schema => {
             shell.print(&crate::manifest::schema::manifest_schema_text());
             Ok(Exit::Success)
@@ -49,10 +58,52 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(exit) => exit.code(),
         Err(error) => {
-            shell.error(format!("{error:#}"));
+            shell.error(sentence(&error));
             Exit::Failure.code()
         }
     }
+}
+
+/// A manifest's problems as plain text, for a manifest of an estate that did not load.
+fn problems(checked: &crate::ops::validate::Checked) -> String {
+    let count = checked.error_count();
+    let mut text = format!(
+        "{count} problem{} in the manifest:\n",
+        if count == 1 { "" } else { "s" }
+    );
+    text.push_str(&render::diagnostics::text(
+        &checked.diagnostics,
+        &checked.sources,
+        false,
+    ));
+    text.trim_end().to_string()
+}
+
+/// `--endpoint` names one account: with several manifests it would point all of them there.
+fn no_endpoint_for_an_estate(connect: &ConnectOptions) -> anyhow::Result<()> {
+    if connect.endpoint.is_some() {
+        anyhow::bail!(
+            "--endpoint (or TAGREC_ENDPOINT) names one account, but several manifests were given: set each manifest's `target` instead, or run them one at a time"
+        );
+    }
+    Ok(())
+}
+
+/// An error and its causes on one line, each after a colon, as `{:#}` prints them, except that a
+/// cause already said (by a wrapper whose message includes its source) is not said again.
+fn sentence(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// The commands that talk to the API run on one multi-threaded runtime.
@@ -81,11 +132,56 @@ fn load(shell: &Shell, path: &Path) -> Option<Loaded> {
     }
 }
 
+/// Every manifest `-f` selects, loaded; `None` after printing the problems of those that do not
+/// load (a command over the union of them cannot go on without all).
+fn load_all(shell: &Shell, args: &ManifestsArgs) -> anyhow::Result<Option<Vec<Loaded>>> {
+    let selected = select(args)?;
+    let mut loaded = Vec::with_capacity(selected.files.len());
+    let mut failed = false;
+    for file in &selected.files {
+        match load(shell, file) {
+            Some(manifest) => loaded.push(manifest),
+            None => failed = true,
+        }
+    }
+    Ok((!failed).then_some(loaded))
+}
+
+/// Asks on the terminal before a change that cannot be taken back; without a terminal and
+/// without `--auto-approve`, refuses rather than guess.
+fn ask(shell: &Shell, question: &str, auto_approve: bool) -> anyhow::Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !shell.stdin_is_terminal() {
+        shell.error(
+            "no terminal to ask for confirmation: run with --auto-approve. Nothing was changed.",
+        );
+        return Ok(false);
+    }
+    let yes = shell.confirm(question)?;
+    if !yes {
+        shell.status("Cancelled. Nothing was changed.");
+    }
+    Ok(yes)
+}
+
+/// The manifests `-f` names (globs expanded), narrowed by `--changed-since`.
+fn select(args: &ManifestsArgs) -> anyhow::Result<Manifests> {
+    let mut selected = estate::resolve(&args.manifests)?;
+    if let Some(reference) = &args.changed_since {
+        selected.files = estate::changed_since(&selected.files, reference)?;
+        selected.estate = true;
+    }
+    Ok(selected)
+}
+
 fn connect_options(target: &TargetArgs) -> ConnectOptions {
     ConnectOptions {
         endpoint: target.endpoint.clone(),
         region: target.region.clone(),
         auth: target.auth.into(),
+        profile: target.profile.clone(),
     }
 }
 

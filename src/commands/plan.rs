@@ -52,7 +52,7 @@ pub async fn run(shell: &Shell, args: PlanArgs) -> anyhow::Result<Exit> {
             shell.status(format!(
                 "Saved the plan to {}: run `{}` to make exactly these changes.",
                 out.display(),
-                ops::plan::apply_command(out, plan, connect.auth)
+                ops::plan::apply_command(out, plan, &connect)
             ));
         }
         None => {}

@@ -67,5 +67,6 @@ fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
         },
         list_lag: Duration::from_millis(args.list_lag_ms),
         request_log: args.request_log,
+        sts_duration: Duration::from_secs(args.sts_duration),
     })
 }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::{DesiredProject, DesiredTag, Manifest, SandboxTarget, TagPatterns, TagSource, Target};
+use super::{
+    Billing, DesiredProject, DesiredTag, Manifest, SandboxTarget, TagPatterns, TagSource, Target,
+};
 use crate::diagnostics::{Diagnostic, Rule};
 use crate::rules::{
     DEFAULT_PROJECT_ID, MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS, OWNER_TAG,
@@ -20,11 +22,26 @@ const TOP_KEYS: &[&str] = &[
     "owner",
     "prune",
     "ignore_tags",
+    "billing",
     "defaults",
     "projects",
 ];
-const TARGET_KEYS: &[&str] = &["region", "endpoint", "sandbox"];
-const SANDBOX_KEYS: &[&str] = &["state", "seed"];
+const TARGET_KEYS: &[&str] = &[
+    "region",
+    "endpoint",
+    "sandbox",
+    "profile",
+    "role_arn",
+    "external_id",
+];
+const SANDBOX_KEYS: &[&str] = &[
+    "state",
+    "seed",
+    "costs",
+    "active_cost_tags",
+    "linked_account",
+];
+const BILLING_KEYS: &[&str] = &["profile", "role_arn"];
 const DEFAULTS_KEYS: &[&str] = &["tags"];
 const PROJECT_KEYS: &[&str] = &["name", "id", "protect", "tags"];
 
@@ -82,15 +99,18 @@ pub fn header<'t>(
 
 /// Reads the projects into `manifest.projects`, consuming their tree, and calls `each` on every
 /// project read (with its places, and the diagnostics list) before its places are dropped.
+/// `tag_keys` are keys known to be tags (the policy's): one written at project level is taken
+/// for a tag that missed its `tags:`.
 pub fn projects(
     node: Node<'_>,
     manifest: &mut Manifest,
     source: &SourceText,
     out: &mut Vec<Diagnostic>,
+    tag_keys: &[String],
     each: &mut dyn FnMut(&DesiredProject, &ProjectPlaces, &mut Vec<Diagnostic>),
 ) {
     let mut loader = Loader { source, out };
-    loader.projects(node, manifest, each);
+    loader.projects(node, manifest, tag_keys, each);
 }
 
 struct Loader<'a> {
@@ -142,6 +162,18 @@ impl Loader<'_> {
         what: &str,
         valid: &[&str],
     ) -> Option<Vec<(&'n str, &'n Node<'t>, &'n Node<'t>)>> {
+        self.mapping_with(node, what, valid, &|_| None)
+    }
+
+    /// `mapping`, with `hint` consulted first on an unknown key for a help that knows more than
+    /// the nearest valid key.
+    fn mapping_with<'n, 't>(
+        &mut self,
+        node: &'n Node<'t>,
+        what: &str,
+        valid: &[&str],
+        hint: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Vec<(&'n str, &'n Node<'t>, &'n Node<'t>)>> {
         let Some(entries) = node.as_map() else {
             self.report(
                 Rule::Type,
@@ -161,9 +193,10 @@ impl Loader<'_> {
                 known.push((text, key, value));
                 continue;
             }
-            let help = match nearest(text, valid) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!("the keys of {what} are: {}", valid.join(", ")),
+            let help = match (hint(text), nearest(text, valid)) {
+                (Some(hint), _) => hint,
+                (None, Some(near)) => format!("did you mean `{near}`?"),
+                (None, None) => format!("the keys of {what} are: {}", valid.join(", ")),
             };
             self.report(
                 Rule::UnknownKey,
@@ -255,8 +288,13 @@ impl Loader<'_> {
                 }
                 "prune" => manifest.prune = self.boolean(value, "prune").unwrap_or(false),
                 "ignore_tags" => manifest.ignore_tags = self.ignore_tags(value),
+                "billing" => manifest.billing = self.billing(value),
                 "defaults" => {
-                    if let Some(entries) = self.mapping(value, "defaults", DEFAULTS_KEYS) {
+                    // `defaults: {Environment: Production}`: the tags miss their `tags:`.
+                    let hint = |key: &str| misplaced_tag(key, value, &[], &BTreeMap::new());
+                    if let Some(entries) =
+                        self.mapping_with(value, "defaults", DEFAULTS_KEYS, &hint)
+                    {
                         for (_, _, tags) in entries {
                             let written = self.tags(tags, None);
                             manifest.defaults = written.values;
@@ -320,9 +358,32 @@ impl Loader<'_> {
         let Some(entries) = self.mapping(node, "target", TARGET_KEYS) else {
             return target;
         };
+        let mut external_id_at = None;
+        let mut role_given = false;
         for (key, _, value) in entries {
             match key {
                 "region" => target.region = self.text(value, "target.region"),
+                "profile" => target.profile = self.text(value, "target.profile"),
+                "external_id" => {
+                    target.external_id = self.text(value, "target.external_id");
+                    external_id_at = Some(value.span);
+                }
+                "role_arn" => {
+                    role_given = true;
+                    let Some(arn) = self.text(value, "target.role_arn") else {
+                        continue;
+                    };
+                    if is_role_arn(&arn) {
+                        target.role_arn = Some(arn);
+                    } else {
+                        self.report(
+                            Rule::Type,
+                            value.span,
+                            format!("target.role_arn `{arn}` is not the ARN of an IAM role"),
+                            Some("write it as arn:aws:iam::123456789012:role/NAME".to_string()),
+                        );
+                    }
+                }
                 "endpoint" => {
                     if let Some(endpoint) = self.text(value, "target.endpoint") {
                         match url::Url::parse(&endpoint) {
@@ -344,15 +405,36 @@ impl Loader<'_> {
                     };
                     let mut state = None;
                     let mut seed = None;
+                    let mut costs = None;
+                    let mut active_cost_tags = Vec::new();
+                    let mut linked_account = false;
                     for (key, _, value) in entries {
-                        let path = self.text(value, &format!("target.sandbox.{key}"));
+                        let what = format!("target.sandbox.{key}");
                         match key {
-                            "state" => state = path.map(|p| dir.join(p)),
-                            _ => seed = path.map(|p| dir.join(p)),
+                            "active_cost_tags" => active_cost_tags = self.strings(value, &what),
+                            "linked_account" => {
+                                linked_account = self.boolean(value, &what).unwrap_or(false);
+                            }
+                            _ => {
+                                let path = self.text(value, &what).map(|p| dir.join(p));
+                                match key {
+                                    "state" => state = path,
+                                    "seed" => seed = path,
+                                    _ => costs = path,
+                                }
+                            }
                         }
                     }
                     match state {
-                        Some(state) => target.sandbox = Some(SandboxTarget { state, seed }),
+                        Some(state) => {
+                            target.sandbox = Some(SandboxTarget {
+                                state,
+                                seed,
+                                costs,
+                                active_cost_tags,
+                                linked_account,
+                            });
+                        }
                         None => self.report(
                             Rule::Type,
                             value.span,
@@ -364,25 +446,65 @@ impl Loader<'_> {
                 _ => {}
             }
         }
+        if let (Some(span), false) = (external_id_at, role_given) {
+            self.report(
+                Rule::Type,
+                span,
+                "target.external_id is sent only when a role is assumed".to_string(),
+                Some("add `target.role_arn`, or remove `external_id`".to_string()),
+            );
+        }
         target
     }
 
     fn ignore_tags(&mut self, node: &Node) -> TagPatterns {
+        TagPatterns(self.strings(node, "ignore_tags"))
+    }
+
+    /// A list of strings (`[a, b]` or one `- item` a line); what is not one is reported.
+    fn strings(&mut self, node: &Node, what: &str) -> Vec<String> {
         let Value::Seq(items) = &node.value else {
             self.report(
                 Rule::Type,
                 node.span,
-                format!("ignore_tags must be a list, not {}", node.kind_name()),
-                Some("write `ignore_tags: [\"Backup*\"]`".to_string()),
+                format!("{what} must be a list, not {}", node.kind_name()),
+                Some(format!("write `{what}: [\"…\"]`")),
             );
-            return TagPatterns::default();
+            return Vec::new();
         };
-        TagPatterns(
-            items
-                .iter()
-                .filter_map(|item| self.text(item, "an ignore_tags entry"))
-                .collect(),
-        )
+        items
+            .iter()
+            .filter_map(|item| self.text(item, &format!("an entry of {what}")))
+            .collect()
+    }
+
+    /// `billing:`: whose credentials the payer account's Cost Explorer is called with.
+    fn billing(&mut self, node: &Node) -> Billing {
+        let mut billing = Billing::default();
+        let Some(entries) = self.mapping(node, "billing", BILLING_KEYS) else {
+            return billing;
+        };
+        for (key, _, value) in entries {
+            match key {
+                "profile" => billing.profile = self.text(value, "billing.profile"),
+                _ => {
+                    let Some(arn) = self.text(value, "billing.role_arn") else {
+                        continue;
+                    };
+                    if is_role_arn(&arn) {
+                        billing.role_arn = Some(arn);
+                    } else {
+                        self.report(
+                            Rule::Type,
+                            value.span,
+                            format!("billing.role_arn `{arn}` is not the ARN of an IAM role"),
+                            Some("write it as arn:aws:iam::123456789012:role/NAME".to_string()),
+                        );
+                    }
+                }
+            }
+        }
+        billing
     }
 
     /// A `tags:` mapping: every key and value checked; what is valid is returned.
@@ -420,7 +542,10 @@ impl Loader<'_> {
                     name.as_deref(),
                     Rule::TagLimit,
                     key.span,
-                    format!("tag key is {key_chars} characters; the limit is {MAX_KEY_CHARS}"),
+                    format!(
+                        "tag key `{}` is {key_chars} characters; the limit is {MAX_KEY_CHARS}",
+                        shorten(k)
+                    ),
                     Some("shorten the key".to_string()),
                 );
                 continue;
@@ -492,7 +617,7 @@ impl Loader<'_> {
                     Rule::TagLimit,
                     value.span,
                     format!(
-                        "tag `{k}` is {value_chars} characters long; the limit is {MAX_VALUE_CHARS}"
+                        "the value of tag `{k}` is {value_chars} characters; the limit is {MAX_VALUE_CHARS}"
                     ),
                     Some("shorten the value".to_string()),
                 );
@@ -535,6 +660,7 @@ impl Loader<'_> {
         &mut self,
         node: Node<'_>,
         manifest: &mut Manifest,
+        tag_keys: &[String],
         each: &mut dyn FnMut(&DesiredProject, &ProjectPlaces, &mut Vec<Diagnostic>),
     ) {
         let (span, kind) = (node.span, node.kind_name());
@@ -548,12 +674,13 @@ impl Loader<'_> {
             return;
         };
         // Owned keys: the tree of a project is freed once it is read.
-        let mut names: HashMap<String, Span> = HashMap::with_capacity(items.len());
+        let mut names: HashMap<String, NameSeen> = HashMap::with_capacity(items.len());
         let mut ids: HashMap<String, Span> = HashMap::new();
         manifest.projects.reserve_exact(items.len());
         for item in items.into_vec() {
             let item = &item;
-            let Some(entries) = self.mapping(item, "a project", PROJECT_KEYS) else {
+            let hint = |key: &str| misplaced_tag(key, item, tag_keys, &manifest.defaults);
+            let Some(entries) = self.mapping_with(item, "a project", PROJECT_KEYS, &hint) else {
                 continue;
             };
             let find = |k: &str| entries.iter().find(|(key, _, _)| *key == k).map(|e| e.2);
@@ -569,26 +696,8 @@ impl Loader<'_> {
             let Some(name) = self.text(name_node, "name") else {
                 continue;
             };
-            let mut ok = self.name(&name, name_node.span);
-            if ok {
-                if let Some(first) = names.get(name.as_str()) {
-                    self.report_in(
-                        &name,
-                        Rule::DuplicateProject,
-                        name_node.span,
-                        format!(
-                            "two projects are named `{name}` (the first at line {})",
-                            first.start.line
-                        ),
-                        Some(
-                            "names must be unique in a manifest: rename or remove one".to_string(),
-                        ),
-                    );
-                    ok = false;
-                } else {
-                    names.insert(name.clone(), name_node.span);
-                }
-            }
+            let name_ok = self.name(&name, name_node.span);
+            let mut ok = name_ok;
             let mut id = None;
             if let Some(id_node) = find("id")
                 && let Some(text) = self.text(id_node, "id")
@@ -619,10 +728,14 @@ impl Loader<'_> {
                     id = Some(text);
                 }
             }
-            let protect = match find("protect") {
-                Some(node) => self.boolean(node, "protect").unwrap_or(false),
-                None => false,
-            };
+            // An `id:` written but refused still says the entry means to be pinned: its name is
+            // then judged as a pinned one's, so that one mistake is not reported twice.
+            let pinned = find("id").is_some();
+            if name_ok && !self.name_is_free(&mut names, &name, name_node.span, pinned) {
+                ok = false;
+            }
+            // Absent is not `false`: without `protect:` the live tag is left as it is.
+            let protect = find("protect").and_then(|node| self.boolean(node, "protect"));
             let tags_entry = entries.iter().find(|(k, _, _)| *k == "tags");
             let written = match tags_entry {
                 Some((_, _, tags)) => self.tags(tags, Some((&name, manifest.owner.is_some()))),
@@ -640,7 +753,7 @@ impl Loader<'_> {
             if let Some(owner) = &manifest.owner {
                 tags.insert(OWNER_TAG.to_string(), tag(owner, TagSource::Owner));
             }
-            if protect {
+            if protect == Some(true) {
                 tags.insert(
                     PROTECT_TAG.to_string(),
                     tag(PROTECT_VALUE, TagSource::Protect),
@@ -681,6 +794,68 @@ impl Loader<'_> {
         }
     }
 
+    /// Whether `name` may be used by this entry: names repeat only between entries that each pin
+    /// an `id:` (the API allows two projects with one name; an unpinned entry matches by name,
+    /// so it must be the only entry with its name). Records the entry either way.
+    fn name_is_free(
+        &mut self,
+        names: &mut HashMap<String, NameSeen>,
+        name: &str,
+        span: Span,
+        pinned: bool,
+    ) -> bool {
+        let Some(seen) = names.get_mut(name) else {
+            names.insert(
+                name.to_string(),
+                NameSeen {
+                    first: span,
+                    unpinned: (!pinned).then_some(span),
+                },
+            );
+            return true;
+        };
+        let problem = match (seen.unpinned, pinned) {
+            (None, true) => None,
+            (Some(unpinned), true) => Some((
+                format!(
+                    "two projects are named `{name}`, and the one at line {} pins no `id:`",
+                    unpinned.start.line
+                ),
+                "entries may share a name only when each pins its own `id:`: pin that one too, or rename one",
+            )),
+            (None, false) => Some((
+                format!(
+                    "two projects are named `{name}`, and this one pins no `id:` (the first at line {})",
+                    seen.first.start.line
+                ),
+                "entries may share a name only when each pins its own `id:`: pin this one too, or rename one",
+            )),
+            (Some(_), false) => Some((
+                format!(
+                    "two projects are named `{name}` (the first at line {})",
+                    seen.first.start.line
+                ),
+                "names must be unique unless each entry pins its own `id:`: rename one, or pin each with `id:`",
+            )),
+        };
+        if !pinned && seen.unpinned.is_none() {
+            seen.unpinned = Some(span);
+        }
+        match problem {
+            None => true,
+            Some((message, help)) => {
+                self.report_in(
+                    name,
+                    Rule::DuplicateProject,
+                    span,
+                    message,
+                    Some(help.to_string()),
+                );
+                false
+            }
+        }
+    }
+
     fn name(&mut self, name: &str, span: Span) -> bool {
         let chars = name.chars().count();
         let problem = if name.trim().is_empty() {
@@ -716,6 +891,57 @@ impl Loader<'_> {
     }
 }
 
+/// The help for an unknown key of a project (or of `defaults`) that is probably a tag written
+/// outside `tags:`: a key the policy or `defaults` names, or one that is not a near typo of a
+/// project key and starts with a capital (tag keys are PascalCase; project keys are lowercase).
+fn misplaced_tag(
+    key: &str,
+    project: &Node,
+    tag_keys: &[String],
+    defaults: &BTreeMap<String, String>,
+) -> Option<String> {
+    // Named as the policy or defaults spell it (`owner` is the policy's `Owner`).
+    let known = tag_keys
+        .iter()
+        .map(String::as_str)
+        .chain(defaults.keys().map(String::as_str))
+        .find(|k| k.eq_ignore_ascii_case(key));
+    let capital =
+        key.chars().next().is_some_and(char::is_uppercase) && nearest(key, PROJECT_KEYS).is_none();
+    let key = match known {
+        Some(known) => known,
+        None if capital => key,
+        None => return None,
+    };
+    let tags = project
+        .as_map()
+        .and_then(|entries| entries.iter().find(|(k, _)| k.key_text() == "tags"));
+    Some(match tags {
+        // `tags: {A: b}` written on its line: the key goes inside the braces.
+        Some((at, value))
+            if value.as_map().is_some() && value.span.start.line == at.span.start.line =>
+        {
+            format!(
+                "did you mean to put `{key}` under `tags:`? add it to the `tags:` mapping on line {}",
+                at.span.start.line
+            )
+        }
+        Some((at, _)) => format!(
+            "did you mean to put `{key}` under `tags:`? indent it below `tags:` (line {})",
+            at.span.start.line
+        ),
+        None => format!(
+            "did you mean to put `{key}` under `tags:`? tags go in a `tags:` mapping: `tags: {{{key}: …}}`"
+        ),
+    })
+}
+
+/// The entries seen so far with one name: where the first is, and the first without `id:`.
+struct NameSeen {
+    first: Span,
+    unpinned: Option<Span>,
+}
+
 /// What a `tags:` mapping held: the valid tags with their places, and the keys refused.
 #[derive(Default)]
 struct Written {
@@ -730,6 +956,26 @@ fn tag(value: &str, source: TagSource) -> DesiredTag {
         value: value.to_string(),
         source,
     }
+}
+
+/// A key too long to repeat whole in a message: its start, and an ellipsis.
+fn shorten(text: &str) -> String {
+    const KEEP: usize = 24;
+    if text.chars().count() <= KEEP {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(KEEP).collect();
+    format!("{head}…")
+}
+
+/// `arn:aws:iam::123456789012:role/NAME` (any partition, any path).
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()))
 }
 
 /// The first line of a node, for problems about a whole mapping.
@@ -748,6 +994,132 @@ fn first_line(node: &Node) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The projects of a manifest text, and the messages of its problems with their lines.
+    fn load(entries: &str) -> (Vec<DesiredProject>, Vec<(usize, usize, String)>) {
+        let text = format!("version: 1\nprojects:\n{entries}");
+        let source = SourceText::new("projects.yaml", text.clone());
+        let (root, errors) = crate::source::yaml::parse(&text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut out = Vec::new();
+        let Some(root) = root else {
+            panic!("no document")
+        };
+        let Some(header) = header(root, &source, Path::new("projects.yaml"), &mut out) else {
+            panic!("no header: {out:?}")
+        };
+        let mut manifest = header.manifest;
+        if let Some(node) = header.projects {
+            projects(
+                node,
+                &mut manifest,
+                &source,
+                &mut out,
+                &[],
+                &mut |_, _, _| {},
+            );
+        }
+        let problems = out
+            .into_iter()
+            .map(|d| {
+                let place = d
+                    .place
+                    .unwrap_or_else(|| panic!("{} has no place", d.message));
+                (place.line, place.column, d.message)
+            })
+            .collect();
+        (manifest.projects, problems)
+    }
+
+    #[test]
+    fn names_repeat_only_between_entries_that_each_pin_an_id() {
+        let (projects, problems) =
+            load("  - name: A\n    id: proj_a1\n  - name: A\n    id: proj_a2\n  - name: B\n");
+        assert_eq!(problems, []);
+        let pinned: Vec<_> = projects
+            .iter()
+            .map(|p| (p.name.as_str(), p.id.as_deref()))
+            .collect();
+        assert_eq!(
+            pinned,
+            [("A", Some("proj_a1")), ("A", Some("proj_a2")), ("B", None)]
+        );
+    }
+
+    #[test]
+    fn an_unpinned_entry_may_not_share_its_name() {
+        let (_, problems) = load("  - name: A\n  - name: A\n");
+        assert_eq!(
+            problems,
+            [(
+                4,
+                11,
+                "two projects are named `A` (the first at line 3)".into()
+            )]
+        );
+        // Unpinned first, pinned second: the pinned one is reported, naming the unpinned line.
+        let (_, problems) = load("  - name: A\n  - name: A\n    id: proj_a1\n");
+        assert_eq!(
+            problems,
+            [(
+                4,
+                11,
+                "two projects are named `A`, and the one at line 3 pins no `id:`".into()
+            )]
+        );
+        // Pinned first, unpinned second.
+        let (_, problems) = load("  - name: A\n    id: proj_a1\n  - name: A\n");
+        assert_eq!(
+            problems,
+            [(
+                5,
+                11,
+                "two projects are named `A`, and this one pins no `id:` (the first at line 3)"
+                    .into()
+            )]
+        );
+        // Two pinned, then an unpinned one, then another pinned: both later ones are refused.
+        let (projects, problems) = load(
+            "  - name: A\n    id: proj_a1\n  - name: A\n    id: proj_a2\n  - name: A\n  - name: A\n    id: proj_a3\n",
+        );
+        let lines: Vec<usize> = problems.iter().map(|p| p.0).collect();
+        assert_eq!(lines, [7, 8], "{problems:?}");
+        assert_eq!(projects.len(), 2);
+    }
+
+    #[test]
+    fn a_refused_id_still_counts_as_pinned_for_the_name() {
+        let (_, problems) = load(
+            "  - name: A\n    id: proj_a1\n  - name: A\n    id: NOT-AN-ID\n  - name: A\n    id: proj_a1\n",
+        );
+        let messages: Vec<&str> = problems.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`NOT-AN-ID` is not a project id",
+                "two projects pin id `proj_a1` (the first at line 4)"
+            ]
+        );
+    }
+
+    #[test]
+    fn protect_absent_true_and_false_are_three_things() {
+        let (projects, problems) =
+            load("  - name: A\n  - name: B\n    protect: true\n  - name: C\n    protect: false\n");
+        assert_eq!(problems, []);
+        let got: Vec<_> = projects
+            .iter()
+            .map(|p| (p.protect, p.tags.get(PROTECT_TAG).map(|t| t.value.as_str())))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (None, None),
+                (Some(true), Some("true")),
+                (Some(false), None)
+            ]
+        );
+    }
 
     #[test]
     fn typos_get_the_nearest_key() {

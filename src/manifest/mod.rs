@@ -20,8 +20,17 @@ pub struct Manifest {
     pub owner: Option<String>,
     pub prune: bool,
     pub ignore_tags: TagPatterns,
+    pub billing: Billing,
     pub defaults: BTreeMap<String, String>,
     pub projects: Vec<DesiredProject>,
+}
+
+/// `billing:`: the payer (management) account's credentials for Cost Explorer, never the
+/// target's own (a member account cannot see cost allocation tags).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Billing {
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
 }
 
 impl Manifest {
@@ -36,6 +45,7 @@ impl Manifest {
             owner: None,
             prune: false,
             ignore_tags: TagPatterns::default(),
+            billing: Billing::default(),
             defaults: BTreeMap::new(),
             projects: Vec::new(),
         }
@@ -47,20 +57,34 @@ pub struct Target {
     pub region: Option<String>,
     pub endpoint: Option<String>,
     pub sandbox: Option<SandboxTarget>,
+    /// The AWS profile whose credentials sign requests (SigV4).
+    pub profile: Option<String>,
+    /// A role assumed with the credentials found, and the external id its trust policy asks for.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
 }
 
-/// `target.sandbox`: the emulator in-process; both paths resolved against the manifest's folder.
-#[derive(Debug, Clone)]
+/// `target.sandbox`: the emulator in-process; paths resolved against the manifest's folder.
+#[derive(Debug, Clone, Default)]
 pub struct SandboxTarget {
     pub state: PathBuf,
     pub seed: Option<PathBuf>,
+    /// Spend rows for its Cost Explorer (`billing`, `costs`).
+    pub costs: Option<PathBuf>,
+    /// Cost allocation tag keys active from the start.
+    pub active_cost_tags: Vec<String>,
+    /// Its Cost Explorer answers as a member account's does: access denied.
+    pub linked_account: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct DesiredProject {
     pub name: String,
     pub id: Option<String>,
-    pub protect: bool,
+    /// `protect:` as written: `Some(true)` sets `tagrec:protect: "true"`, `Some(false)` removes
+    /// the live tag, `None` leaves the live tag (whatever its value) as it is, since protection
+    /// lives on the project and must not be lost with a line of the manifest.
+    pub protect: Option<bool>,
     /// Effective tags: defaults, overridden by the project's own, plus tagrec's own tags.
     pub tags: BTreeMap<String, DesiredTag>,
     /// The project's `name:` value, for messages about the project as a whole.

@@ -46,6 +46,21 @@ pub fn manifest_schema() -> Value {
                         "pattern": "^https?://",
                         "description": "An explicit base URL (wins over region for the URL)."
                     },
+                    "profile": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The AWS profile (config and credentials files, SSO, credential_process) whose credentials sign requests; means SigV4. --profile wins over it."
+                    },
+                    "role_arn": {
+                        "type": "string",
+                        "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/",
+                        "description": "An IAM role assumed with the credentials found (one CI identity for every account); means SigV4."
+                    },
+                    "external_id": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The external id the role's trust policy asks for (with role_arn)."
+                    },
                     "sandbox": {
                         "type": "object",
                         "additionalProperties": false,
@@ -53,7 +68,10 @@ pub fn manifest_schema() -> Value {
                         "description": "Use tagrec's embedded emulator on a local state file.",
                         "properties": {
                             "state": {"type": "string", "description": "State file, relative to the manifest."},
-                            "seed": {"type": "string", "description": "Initial projects (JSON array), relative to the manifest."}
+                            "seed": {"type": "string", "description": "Initial projects (JSON array), relative to the manifest."},
+                            "costs": {"type": "string", "description": "Spend rows for the emulated Cost Explorer (JSON array of {date, service, project_id, amount}), relative to the manifest."},
+                            "active_cost_tags": {"type": "array", "items": {"type": "string"}, "description": "Cost allocation tag keys active in the emulated Billing from the start."},
+                            "linked_account": {"type": "boolean", "description": "The emulated Cost Explorer answers as a member account's: access denied."}
                         }
                     }
                 }
@@ -61,6 +79,15 @@ pub fn manifest_schema() -> Value {
             "policy": {
                 "type": "string",
                 "description": "JSON Schema tag policy (YAML or JSON), relative to the manifest."
+            },
+            "billing": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "Whose credentials `tagrec billing` and `tagrec costs` call Cost Explorer with: the payer (management) account's, never the target's own.",
+                "properties": {
+                    "profile": {"type": "string", "minLength": 1, "description": "The payer account's AWS profile."},
+                    "role_arn": {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/", "description": "A role in the payer account, assumed with the credentials found."}
+                }
             },
             "owner": {
                 "type": "string",
@@ -103,7 +130,7 @@ pub fn manifest_schema() -> Value {
                         },
                         "protect": {
                             "type": "boolean",
-                            "description": "Never archived by tagrec (kept on the live project as tag tagrec:protect)."
+                            "description": "true: never archived by tagrec (kept on the live project as tag tagrec:protect: \"true\"); false: removes that tag; absent: the live tag is left as it is."
                         },
                         "tags": tags
                     }

@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::plan::stale::stale_reasons;
 
 use super::connect::{ConnectOptions, Connection, Resolved, connect, resolve};
-use super::plan::{apply_command, auth_flag, shell_word};
+use super::plan::{apply_command, credential_flags, shell_word};
 use super::validate::Loaded;
 
 /// A saved plan that still fits the account, ready to apply.
@@ -117,7 +117,7 @@ pub async fn check_saved(
     if options.region.is_none() {
         options.region = plan.target.region.clone();
     }
-    let connection = connect(&options, &loaded.manifest)?;
+    let connection = connect(&options, &loaded.manifest).await?;
     if !same_target(recorded, &connection.target.endpoint, &located.planned_in) {
         bail!(
             "{} was planned against {}, but this run targets {}: apply it against the target it was made for, or make a new plan",
@@ -139,7 +139,7 @@ pub async fn check_saved(
             "{} is stale: the live projects it changes are not as they were when it was made. Nothing was written. Plan again: `{}`, then `{}`.",
             path.display(),
             plan_command(&plan, &loaded.manifest, located, path, &options),
-            apply_command(path, &plan, options.auth)
+            apply_command(path, &plan, &options)
         );
         for r in reasons {
             message.push_str("\n  - ");
@@ -192,7 +192,7 @@ pub fn plan_command(
     {
         command.push_str(&format!(" --region {}", shell_word(region)));
     }
-    command.push_str(auth_flag(options.auth));
+    command.push_str(&credential_flags(options));
     command.push_str(&format!(
         " --out {}",
         shell_word(&out.display().to_string())
@@ -313,7 +313,7 @@ pub async fn prepare(
     targets: &[String],
     deadline: &Deadline,
 ) -> anyhow::Result<super::plan::Prepared> {
-    let connection = connect(options, &loaded.manifest)?;
+    let connection = connect(options, &loaded.manifest).await?;
     let live = list_live_until(&connection, deadline).await?;
     super::plan::plan_live(loaded, connection, live, targets)
 }

@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use url::Url;
 
 use crate::api::ProjectsApi;
-use crate::api::auth::{self, AuthError, AuthMode};
+use crate::api::auth::{self, AuthError, AuthMode, AuthRequest, Credentials};
+use crate::api::chain::{self, Chain, ChainOptions};
 use crate::api::client::{EndpointError, HttpApi, parse_endpoint};
 use crate::manifest::{Manifest, Target};
 use crate::plan::PlanTarget;
@@ -40,6 +41,8 @@ pub struct ConnectOptions {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub auth: AuthMode,
+    /// `--profile`: wins over the manifest's `target.profile`.
+    pub profile: Option<String>,
 }
 
 pub struct Connection {
@@ -59,9 +62,10 @@ pub enum ConnectError {
         "the region `{region}` (from {source_name}) is not a region name: use one like us-east-1"
     )]
     BadRegion { region: String, source_name: String },
-    #[error("{0}")]
+    // Transparent: the inner error is the whole sentence; `{0}` and a source would print it twice.
+    #[error(transparent)]
     Endpoint(#[from] EndpointError),
-    #[error("{0}")]
+    #[error(transparent)]
     Auth(#[from] AuthError),
 }
 
@@ -90,7 +94,19 @@ pub fn resolve(
     manifest: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Resolved, ConnectError> {
-    let region = find_region(region, target, manifest, env)?;
+    resolve_with(endpoint, region, target, manifest, env, None)
+}
+
+/// `resolve`, with the profile's region as the last resort.
+fn resolve_with(
+    endpoint: Option<&str>,
+    region: Option<&str>,
+    target: &Target,
+    manifest: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    profile_region: Option<&str>,
+) -> Result<Resolved, ConnectError> {
+    let region = find_region(region, target, manifest, env)?.or(profile_region.map(str::to_string));
     if let Some(endpoint) = endpoint.filter(|e| !e.trim().is_empty()) {
         return Ok(Resolved::Http {
             base: parse_endpoint(endpoint)?,
@@ -170,28 +186,43 @@ fn find_region(
 
 /// Opens the API the flags and the manifest point at. Credentials are looked up only for an
 /// HTTP target: the embedded sandbox needs none.
-pub fn connect(options: &ConnectOptions, manifest: &Manifest) -> anyhow::Result<Connection> {
-    connect_with_env(options, manifest, &|name| std::env::var(name).ok())
+pub async fn connect(options: &ConnectOptions, manifest: &Manifest) -> anyhow::Result<Connection> {
+    connect_with_env(options, manifest, &|name| std::env::var(name).ok()).await
 }
 
-/// `connect` with the environment given as a lookup (tests pass a map: changing the process
-/// environment is unsafe while other threads run).
-pub fn connect_with_env(
+/// `connect` with the environment of tagrec's own variables given as a lookup (tests pass a map:
+/// changing the process environment is unsafe while other threads run). The AWS SDK's providers
+/// read the process environment and the AWS config files themselves.
+pub async fn connect_with_env(
     options: &ConnectOptions,
     manifest: &Manifest,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Connection> {
     let manifest_name = manifest.file.display().to_string();
-    match resolve(
-        options.endpoint.as_deref(),
-        options.region.as_deref(),
-        &manifest.target,
-        &manifest_name,
-        env,
-    )? {
+    let target = &manifest.target;
+    let profile = options.profile.clone().or(target.profile.clone());
+    let resolve = |profile_region: Option<&str>| {
+        resolve_with(
+            options.endpoint.as_deref(),
+            options.region.as_deref(),
+            target,
+            &manifest_name,
+            env,
+            profile_region,
+        )
+    };
+    let mut resolved = resolve(None);
+    // The profile's region, last in the order, is read only when nothing else gave one.
+    if matches!(
+        resolved,
+        Err(ConnectError::NoRegion { .. }) | Ok(Resolved::Http { region: None, .. })
+    ) && let Some(region) = chain::profile_region(profile.as_deref()).await
+    {
+        resolved = resolve(Some(&region));
+    }
+    match resolved? {
         Resolved::Http { base, region } => {
-            let credentials = auth::resolve(options.auth, region.as_deref(), env)?;
-            let from_region = options.endpoint.is_none() && manifest.target.endpoint.is_none();
+            let from_region = options.endpoint.is_none() && target.endpoint.is_none();
             if let Some(region) = region.as_deref().filter(|_| from_region)
                 && !KNOWN_REGIONS.contains(&region)
             {
@@ -201,6 +232,32 @@ pub fn connect_with_env(
                     KNOWN_REGIONS.join(", ")
                 );
             }
+            let chain = Chain::new(ChainOptions {
+                profile: profile.clone(),
+                region: region.clone(),
+                role_arn: target.role_arn.clone(),
+                external_id: target.external_id.clone(),
+            })
+            .await;
+            let request = AuthRequest {
+                mode: options.auth,
+                region: region.as_deref(),
+                sigv4_named: profile.is_some() || target.role_arn.is_some(),
+                ec2: !crate::api::client::is_loopback(&base),
+            };
+            let found = auth::resolve(&request, &chain, env).await?;
+            let credentials = match found.credentials {
+                // Against AWS, or when a kind was asked for, nothing found is an error that says
+                // what was looked at; an emulator on loopback takes unauthenticated requests.
+                Credentials::None if is_aws(&base) || options.auth != AuthMode::Auto => {
+                    return Err(AuthError::NothingFound {
+                        endpoint: base.to_string(),
+                        tried: found.tried,
+                    }
+                    .into());
+                }
+                credentials => credentials,
+            };
             tracing::debug!(
                 "API {base} (region {}) with {}",
                 region.as_deref().unwrap_or("none"),
@@ -223,7 +280,8 @@ pub fn connect_with_env(
         } => {
             tracing::debug!("embedded sandbox, state {}", state.display());
             let api = crate::sandbox::EmbeddedApi::open(&state, seed.as_deref(), &region)
-                .with_context(|| format!("could not open the sandbox state {}", state.display()))?;
+                // The cause names the state file (or the seed) and what is wrong with it.
+                .context("could not open the manifest's sandbox (`target.sandbox`)")?;
             Ok(Connection {
                 api: Arc::new(api),
                 target: PlanTarget {
@@ -233,6 +291,16 @@ pub fn connect_with_env(
             })
         }
     }
+}
+
+/// An AWS endpoint (where unauthenticated requests can only fail).
+fn is_aws(base: &Url) -> bool {
+    base.host_str().is_some_and(|host| {
+        let host = host.to_ascii_lowercase();
+        host.ends_with(".api.aws")
+            || host.ends_with(".amazonaws.com")
+            || host.ends_with(".amazonaws.com.cn")
+    })
 }
 
 #[cfg(test)]
@@ -249,7 +317,9 @@ mod tests {
             sandbox: sandbox.then(|| SandboxTarget {
                 state: PathBuf::from("repo/.tagrec/sandbox.json"),
                 seed: Some(PathBuf::from("repo/live.json")),
+                ..SandboxTarget::default()
             }),
+            ..Target::default()
         }
     }
 

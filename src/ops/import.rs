@@ -53,7 +53,7 @@ pub async fn import(
     connect_options: &ConnectOptions,
     options: &ImportOptions,
 ) -> anyhow::Result<Imported> {
-    let connection = connect(connect_options, manifest)?;
+    let connection = connect(connect_options, manifest).await?;
     let live = list_live(&connection).await?;
 
     // A manifest may not declare a project named `default` (it would be taken for the account's
@@ -74,14 +74,13 @@ pub async fn import(
     let count = projects.len();
     // The written manifest targets what this import read: an explicit --endpoint wins, else the
     // manifest's sandbox (its paths re-rooted at the new file's folder), else its endpoint.
+    // Where stdout will be saved is unknown: its paths are written from the folder of the
+    // manifest given with -f (the likeliest place, and portable, unlike absolute paths), and a
+    // warning says so.
     let folder = if options.to_stdout() {
-        Path::new(".")
+        folder_of(&manifest.file)
     } else {
-        options
-            .out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
+        folder_of(&options.out)
     };
     let sandbox = match (&connect_options.endpoint, &manifest.target.sandbox) {
         (None, Some(sandbox)) => Some(ImportedSandbox {
@@ -93,6 +92,11 @@ pub async fn import(
         }),
         _ => None,
     };
+    if options.to_stdout()
+        && let Some(sandbox) = &sandbox
+    {
+        warnings.push(stdout_paths_warning(sandbox, folder, &manifest.file));
+    }
     let document = ImportedManifest {
         region: connection.target.region.clone(),
         endpoint: match &sandbox {
@@ -120,6 +124,29 @@ pub fn write(options: &ImportOptions, imported: &Imported) -> anyhow::Result<()>
         .with_context(|| format!("could not write {}", options.out.display()))
 }
 
+/// The folder a file is in; `.` for a bare file name.
+fn folder_of(file: &Path) -> &Path {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// What to do with a manifest printed on stdout whose sandbox paths only hold from one folder.
+fn stdout_paths_warning(sandbox: &ImportedSandbox, folder: &Path, manifest: &Path) -> String {
+    let paths = match &sandbox.seed {
+        Some(seed) => format!("`state: {}` and `seed: {seed}`", sandbox.state),
+        None => format!("`state: {}`", sandbox.state),
+    };
+    let from = if folder == Path::new(".") {
+        format!("the current folder (where {} is)", manifest.display())
+    } else {
+        format!("{}, the folder of {}", folder.display(), manifest.display())
+    };
+    format!(
+        "the sandbox paths written on stdout ({paths}) are relative to {from}: save the manifest in that folder, or adjust them (`--out FILE` writes them relative to FILE)"
+    )
+}
+
 /// With `--owner`, every imported project gets `ManagedBy: <owner>`: say which ones do not carry
 /// it yet, since the first plan will show them as updates (taking them over), not as no change.
 fn ownership_warning(live: &[LiveProject], owner: &str) -> Option<String> {
@@ -137,16 +164,23 @@ fn ownership_warning(live: &[LiveProject], owner: &str) -> Option<String> {
         0 => String::new(),
         n => format!(" and {n} more"),
     };
+    let (verb, them) = if others.len() == 1 {
+        ("does", "it")
+    } else {
+        ("do", "them")
+    };
     Some(format!(
-        "{} of the imported projects do not carry `{OWNER_TAG}: {owner}`: the next apply sets it on them (taking them over): {}{more}",
+        "{} of the imported projects {verb} not carry `{OWNER_TAG}: {owner}`: the next apply sets it on {them} (taking {them} over): {}{more}",
         others.len(),
         others[..others.len().min(SHOWN)].join(", ")
     ))
 }
 
-/// The live active projects as manifest entries: all tags but `aws:` ones; `tagrec:protect`
-/// becomes `protect: true` (the tag may not be written by hand); with an owner, `ManagedBy` is
-/// left to `owner:` (it may not be written by hand then either).
+/// The live active projects as manifest entries, sorted by name then id (names may repeat: each
+/// entry is pinned): all tags but `aws:` ones; `tagrec:protect: "true"` becomes `protect: true`
+/// (the tag may not be written by hand), and any other value is not written at all: an entry
+/// without `protect:` leaves it on the project. With an owner, `ManagedBy` is left to `owner:`
+/// (it may not be written by hand then either).
 pub fn imported(live: &[LiveProject], owner: Option<&str>) -> Vec<ImportedProject> {
     let mut projects: Vec<ImportedProject> = live
         .iter()
@@ -220,6 +254,244 @@ fn lexical(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
+
+    use crate::api::ProjectStatus;
+    use crate::manifest::Manifest;
+    use crate::plan::planner::Planned;
+    use crate::plan::{Action, PlanOptions, TagOp, plan};
+    use crate::render::manifest::ImportedManifest;
+    use crate::rules::Tags;
+
+    /// Text that YAML would read as something else if written plainly, and the odd ones out:
+    /// spaces around, line breaks, quotes, unicode, the empty string.
+    const AWKWARD: &[&str] = &[
+        "NO",
+        "yes",
+        "On",
+        "y",
+        "true",
+        "False",
+        "007",
+        "1.10",
+        "1e3",
+        "0x1F",
+        ".inf",
+        "~",
+        "null",
+        "",
+        " ",
+        " lead",
+        "trail ",
+        "a # b",
+        "#x",
+        "a: b",
+        "a:",
+        "line\nbreak",
+        "tab\there",
+        "Zürich",
+        "東京",
+        "emoji 🚀",
+        "- dash",
+        "-",
+        "? q",
+        "[x]",
+        "{x}",
+        "*a",
+        "&a",
+        "!t",
+        "%p",
+        "@a",
+        "`t",
+        "'s'",
+        "\"d\"",
+        "|p",
+        ">f",
+        "a,b",
+        "back\\slash",
+        "crlf\r\n",
+        "2024-01-01",
+        "12:30",
+        "+1",
+        "<<",
+        "=",
+        "CC-0070",
+        "plain words",
+        "ManagedBy",
+        "Tagrec:Protect",
+        "\u{feff}bom",
+        "\u{85}nel",
+        "\u{2028}ls",
+    ];
+
+    fn awkward() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => prop::sample::select(AWKWARD).prop_map(str::to_string),
+            1 => "[a-zA-Z0-9 #:'\"\\\t\n.~!&*?{}\\[\\],|>%@`éü東-]{0,10}",
+        ]
+    }
+
+    /// A live account: names drawn from a few (so they repeat), awkward keys and values, `aws:`
+    /// keys, `tagrec:protect` absent, "true" or anything else, some projects archived.
+    fn account() -> impl Strategy<Value = Vec<LiveProject>> {
+        let name = prop_oneof![
+            awkward(),
+            prop::sample::select(&["Search", "Search", "Chat"][..]).prop_map(str::to_string),
+        ]
+        .prop_filter(
+            "a name is 1-128 characters, not blank, not `default`",
+            |n| !n.trim().is_empty() && n != DEFAULT_PROJECT_ID,
+        );
+        let key = prop_oneof![
+            4 => awkward(),
+            1 => awkward().prop_map(|k| format!("aws:{k}")),
+        ]
+        .prop_filter("a key is 1-128 characters, and not tagrec's", |k| {
+            !k.is_empty() && k != PROTECT_TAG
+        });
+        let protect = prop::option::of(prop_oneof![
+            2 => Just("true".to_string()),
+            1 => awkward(),
+        ]);
+        let project = (
+            name,
+            prop::collection::btree_map(key, awkward(), 0..5),
+            protect,
+            prop::bool::weighted(0.15),
+        );
+        prop::collection::vec(project, 0..10).prop_map(|projects| {
+            projects
+                .into_iter()
+                .enumerate()
+                .map(|(i, (name, mut tags, protect, archived))| {
+                    if let Some(v) = protect {
+                        tags.insert(PROTECT_TAG.to_string(), v);
+                    }
+                    LiveProject {
+                        id: format!("proj_{i:03}"),
+                        object: "organization.project".into(),
+                        name,
+                        arn: None,
+                        created_at: 0,
+                        status: if archived {
+                            ProjectStatus::Archived
+                        } else {
+                            ProjectStatus::Active
+                        },
+                        archived_at: None,
+                        tags,
+                        data_retention: None,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// The manifest `import` writes for `live`, read back by the loader as any manifest is.
+    fn import_and_load(live: &[LiveProject], owner: Option<&str>) -> (String, Manifest) {
+        let text = yaml(&ImportedManifest {
+            region: Some("us-east-1".into()),
+            endpoint: None,
+            sandbox: None,
+            policy: None,
+            owner: owner.map(str::to_string),
+            projects: imported(live, owner),
+        });
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("projects.yaml");
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        match super::super::validate::load(&path) {
+            Ok(loaded) => (text, loaded.manifest),
+            Err(checked) => panic!(
+                "the imported manifest does not load: {:?}\n{text}",
+                checked.diagnostics
+            ),
+        }
+    }
+
+    fn plan_of(manifest: &Manifest, live: &[LiveProject]) -> Planned {
+        plan(
+            &manifest.projects,
+            live,
+            &PlanOptions {
+                owner: manifest.owner.as_deref(),
+                prune: true,
+                ignore: &manifest.ignore_tags,
+                targets: &[],
+                violations: &|_| Vec::new(),
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn import_then_plan_shows_no_changes_for_any_live_state(live in account()) {
+            let (text, manifest) = import_and_load(&live, None);
+            let planned = plan_of(&manifest, &live);
+            prop_assert!(planned.errors.is_empty(), "{:?}\n{}", planned.errors, text);
+            prop_assert!(planned.changes.is_empty(), "{:?}\n{}", planned.changes, text);
+            prop_assert!(planned.unmanaged.is_empty(), "{:?}\n{}", planned.unmanaged, text);
+            let active = live.iter().filter(|p| p.is_active()).count();
+            prop_assert_eq!(manifest.projects.len(), active);
+        }
+
+        #[test]
+        fn import_with_owner_takes_over_exactly_the_projects_it_warns_about(live in account()) {
+            let owner = "platform/bedrock";
+            let (text, manifest) = import_and_load(&live, Some(owner));
+            let planned = plan_of(&manifest, &live);
+            prop_assert!(planned.errors.is_empty(), "{:?}\n{}", planned.errors, text);
+            for change in &planned.changes {
+                prop_assert_eq!(change.action, Action::Update);
+                let keys: Vec<Option<&str>> =
+                    change.tag_changes.iter().map(|c| c.key.as_deref()).collect();
+                prop_assert_eq!(keys, vec![Some(OWNER_TAG)], "{:?}\n{}", change, text);
+                prop_assert!(matches!(change.tag_changes[0].op, TagOp::Add | TagOp::Change));
+            }
+            let warned = ownership_warning(&live, owner)
+                .and_then(|w| w.split(' ').next().and_then(|n| n.parse::<usize>().ok()))
+                .unwrap_or(0);
+            prop_assert_eq!(planned.changes.len(), warned);
+        }
+    }
+
+    #[test]
+    fn the_ownership_warning_agrees_in_number() {
+        let project = |id: &str, tags: Tags| LiveProject {
+            id: id.into(),
+            object: "organization.project".into(),
+            name: id.into(),
+            arn: None,
+            created_at: 0,
+            status: ProjectStatus::Active,
+            archived_at: None,
+            tags,
+            data_retention: None,
+        };
+        let one = ownership_warning(&[project("proj_a", Tags::new())], "me");
+        assert_eq!(
+            one.as_deref(),
+            Some(
+                "1 of the imported projects does not carry `ManagedBy: me`: the next apply sets it on it (taking it over): proj_a (proj_a)"
+            )
+        );
+        let two = ownership_warning(
+            &[
+                project("proj_a", Tags::new()),
+                project("proj_b", Tags::new()),
+            ],
+            "me",
+        );
+        assert!(
+            two.as_deref().is_some_and(|w| w.starts_with(
+                "2 of the imported projects do not carry `ManagedBy: me`: the next apply sets it on them (taking them over)"
+            )),
+            "{two:?}"
+        );
+    }
 
     #[test]
     fn sandbox_paths_are_re_rooted_at_the_written_file() {

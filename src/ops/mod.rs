@@ -4,8 +4,12 @@
 
 pub mod apply;
 pub mod audit;
+pub mod billing;
 pub mod connect;
+pub mod costs;
+pub mod estate;
 pub mod import;
+pub mod init;
 pub mod plan;
 pub mod sandbox;
 pub mod validate;

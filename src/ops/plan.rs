@@ -41,7 +41,7 @@ pub async fn prepare(
     options: &ConnectOptions,
     targets: &[String],
 ) -> anyhow::Result<Prepared> {
-    let connection = connect(options, &loaded.manifest)?;
+    let connection = connect(options, &loaded.manifest).await?;
     let live = list_live(&connection).await?;
     plan_live(loaded, connection, live, targets)
 }
@@ -188,22 +188,26 @@ pub fn nearest<'a>(target: &str, candidates: &'a BTreeSet<String>) -> Vec<&'a st
 
 /// The command that applies a plan saved to `out`, as typed from the folder plan ran in: apply
 /// finds the manifest and the target in the plan itself.
-pub fn apply_command(out: &Path, plan: &Plan, auth: AuthMode) -> String {
+pub fn apply_command(out: &Path, plan: &Plan, options: &ConnectOptions) -> String {
     let mut command = format!("tagrec apply {}", shell_word(&out.display().to_string()));
     if plan.changes.iter().any(|c| c.action == Action::Archive) {
         command.push_str(" --allow-archive");
     }
-    command.push_str(auth_flag(auth));
+    command.push_str(&credential_flags(options));
     command
 }
 
-/// `--auth X` when credentials were forced (they are not recorded in the plan).
-pub fn auth_flag(auth: AuthMode) -> &'static str {
-    match auth {
+/// `--auth X` and `--profile P` when they were given: credentials are not recorded in a plan.
+pub fn credential_flags(options: &ConnectOptions) -> String {
+    let mut flags = String::from(match options.auth {
         AuthMode::Auto => "",
         AuthMode::Bearer => " --auth bearer",
         AuthMode::Sigv4 => " --auth sigv4",
+    });
+    if let Some(profile) = &options.profile {
+        flags.push_str(&format!(" --profile {}", shell_word(profile)));
     }
+    flags
 }
 
 /// A word as a POSIX shell reads it back: as is when it is plain, else in single quotes.

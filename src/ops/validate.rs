@@ -123,11 +123,13 @@ pub fn check(path: &Path) -> Checked {
                         evaluate(policy, owner_set, project, own, &places, &source, out);
                     }
                 };
+            let tag_keys = policy.map(Policy::tag_keys).unwrap_or_default();
             load::projects(
                 projects,
                 &mut manifest,
                 &source,
                 &mut checked.diagnostics,
+                tag_keys,
                 &mut each,
             );
         }
@@ -151,18 +153,17 @@ pub fn check(path: &Path) -> Checked {
 fn read(path: &Path, name: &str, out: &mut Vec<Diagnostic>) -> Option<SourceText> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            out.push(not_found(path, name));
+            return None;
+        }
         Err(error) => {
-            let help = if error.kind() == std::io::ErrorKind::NotFound {
-                "run tagrec in the folder of projects.yaml, or name the manifest with `-f FILE`"
-            } else {
-                "check the file's permissions"
-            };
             out.push(
                 Diagnostic::error(
                     Rule::File,
                     format!("cannot read the manifest {name}: {error}"),
                 )
-                .help(help),
+                .help("check the file's permissions"),
             );
             return None;
         }
@@ -184,6 +185,100 @@ fn read(path: &Path, name: &str, out: &mut Vec<Diagnostic>) -> Option<SourceText
             None
         }
     }
+}
+
+/// A manifest that is not there: the manifests that are, in the folders below, when there are.
+fn not_found(path: &Path, name: &str) -> Diagnostic {
+    const SHOWN: usize = 5;
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && folder.is_dir() => folder,
+        _ => Path::new(""),
+    };
+    let found = manifests_below(folder);
+    if found.is_empty() {
+        return Diagnostic::error(Rule::File, format!("no {name} here")).help(
+            "run tagrec in the folder of the manifest, name it with `-f FILE`, or write a starter manifest with `tagrec init`",
+        );
+    }
+    let mut list: Vec<String> = found
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.display().to_string())
+        .collect();
+    if found.len() > SHOWN {
+        list.push(format!("and {} more", found.len() - SHOWN));
+    }
+    Diagnostic::error(
+        Rule::File,
+        format!(
+            "no {name} here; manifests below: {} (use -f)",
+            list.join(", ")
+        ),
+    )
+    .help(format!(
+        "name the manifest with `-f FILE`, e.g. `-f {}`",
+        found[0].display()
+    ))
+}
+
+/// How deep `manifests_below` looks, and how many entries it reads at most (a home folder must
+/// not take long).
+const SEARCH_DEPTH: usize = 3;
+const SEARCH_ENTRIES: usize = 5_000;
+
+/// The YAML files in `folder` and a few levels below that look like manifests (a top-level
+/// `version:` and `projects:`), sorted; `.git`, `target`, `node_modules` and hidden folders are
+/// skipped. Paths start with `folder` as given (`""` for the current folder).
+pub fn manifests_below(folder: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut entries = 0;
+    let mut pending = vec![(folder.to_path_buf(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        let read_from = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir.as_path()
+        };
+        let Ok(list) = std::fs::read_dir(read_from) else {
+            continue;
+        };
+        for entry in list.flatten() {
+            entries += 1;
+            if entries > SEARCH_ENTRIES {
+                break;
+            }
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let path = dir.join(name);
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let skipped = name.starts_with('.') || ["target", "node_modules"].contains(&name);
+                if !skipped && depth < SEARCH_DEPTH {
+                    pending.push((path, depth + 1));
+                }
+            } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && looks_like_manifest(&path)
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A top-level `version:` and `projects:` within the file's first 64 KiB.
+fn looks_like_manifest(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|file| file.take(64 * 1024).read_to_end(&mut head))
+        .is_ok();
+    let text = String::from_utf8_lossy(&head);
+    let top = |key: &str| text.lines().any(|line| line.starts_with(key));
+    read && top("version:") && top("projects:")
 }
 
 /// `examples/../policies/x.yaml` -> `policies/x.yaml`, so that messages and GitHub annotations

@@ -1,11 +1,14 @@
 //! The diff of one matched project: desired effective tags against the live tags, over the keys
 //! tagrec manages (never `aws:`, never `ignore_tags`). A live key that differs from a desired key
 //! only by case is a rename, so `costcenter` becomes `CostCenter` in one modify request.
+//! `tagrec:protect` is compared only when the entry sets `protect:`; otherwise the live tag, with
+//! whatever value, is the project's own and is left alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{ModifyProject, Tags};
 use crate::manifest::{DesiredTag, TagPatterns, is_managed_key};
+use crate::rules::PROTECT_TAG;
 
 use super::model::{TagChange, TagOp};
 
@@ -17,14 +20,17 @@ pub struct TagDiff {
     pub request: ModifyProject,
 }
 
+/// `protect` is the entry's `protect:`: `None` leaves the live `tagrec:protect` untouched.
 pub fn diff_tags(
     desired: &BTreeMap<String, DesiredTag>,
     live: &Tags,
     ignore: &TagPatterns,
+    protect: Option<bool>,
 ) -> TagDiff {
+    let compared = |k: &str| is_managed_key(k, ignore) && (protect.is_some() || k != PROTECT_TAG);
     let managed_live: BTreeMap<&str, &str> = live
         .iter()
-        .filter(|(k, _)| is_managed_key(k, ignore))
+        .filter(|(k, _)| compared(k))
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     // Live keys that no desired key claims exactly: candidates for a case rename, else removed.
@@ -35,7 +41,7 @@ pub fn diff_tags(
         .collect();
 
     let mut diff = TagDiff::default();
-    for (key, tag) in desired.iter().filter(|(k, _)| is_managed_key(k, ignore)) {
+    for (key, tag) in desired.iter().filter(|(k, _)| compared(k)) {
         match managed_live.get(key.as_str()) {
             Some(value) if *value == tag.value => {}
             Some(value) => {
@@ -124,6 +130,7 @@ mod tests {
             &desired(&[("A", "1")]),
             &tags(&[("A", "1")]),
             &TagPatterns::default(),
+            None,
         );
         assert!(d.changes.is_empty());
         assert!(d.request.is_empty());
@@ -135,6 +142,7 @@ mod tests {
             &desired(&[("Owner", "carol"), ("Team", "Risk")]),
             &tags(&[("Owner", "bob"), ("Legacy", "yes")]),
             &TagPatterns::default(),
+            None,
         );
         let ops: Vec<_> = d
             .changes
@@ -162,6 +170,7 @@ mod tests {
             &desired(&[("CostCenter", "CC-2001")]),
             &tags(&[("costcenter", "CC-2001")]),
             &TagPatterns::default(),
+            None,
         );
         assert_eq!(d.changes.len(), 1);
         let c = &d.changes[0];
@@ -178,6 +187,7 @@ mod tests {
             &desired(&[("A", "1")]),
             &tags(&[("A", "1"), ("aws:createdBy", "x"), ("BackupPlan", "daily")]),
             &ignore,
+            None,
         );
         assert!(d.request.is_empty(), "{:?}", d.request);
     }
@@ -188,6 +198,7 @@ mod tests {
             &desired(&[("CostCenter", "1"), ("costcenter", "2")]),
             &tags(&[("COSTCENTER", "0"), ("costcenter", "3")]),
             &TagPatterns::default(),
+            None,
         );
         for k in &d.request.remove_tag_keys {
             assert!(!d.request.add_tags.contains_key(k));

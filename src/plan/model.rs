@@ -111,12 +111,17 @@ impl Change {
     }
 }
 
-/// A live active project that the manifest does not declare.
+/// A live active project that the manifest does not declare: one it owns (its `ManagedBy` is the
+/// manifest's `owner`, kept because it is protected or `prune` is off), or one it never managed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unmanaged {
     pub name: String,
     pub id: String,
     pub protected: bool,
+    /// Carries this manifest's `ManagedBy`: tagrec made it or adopted it. Plans saved before the
+    /// field existed read as not owned.
+    #[serde(default)]
+    pub owned: bool,
     pub tags: Tags,
     pub violations: Vec<Violation>,
 }

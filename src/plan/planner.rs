@@ -8,7 +8,7 @@ use crate::api::{CreateProject, LiveProject, ModifyProject};
 use crate::diagnostics::Place;
 use crate::manifest::{DesiredProject, TagPatterns};
 use crate::policy::Violation;
-use crate::rules::{DEFAULT_PROJECT_ID, OWNER_TAG, PROJECT_QUOTA, Tags, is_protected};
+use crate::rules::{DEFAULT_PROJECT_ID, OWNER_TAG, PROJECT_QUOTA, PROTECT_TAG, Tags, is_protected};
 
 use super::diff::{diff_tags, managed_tags};
 use super::model::{Action, Change, Observed, Request, Summary, TagChange, TagOp, Unmanaged};
@@ -28,7 +28,7 @@ pub struct PlanOptions<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "{count} active projects are named \"{name}\" ({ids}): tagrec cannot tell which one the manifest means; pin one with `id:` in the manifest"
+        "{count} active projects are named \"{name}\" ({ids}): tagrec cannot tell which one the manifest means; pin one with `id:` in the manifest (or declare each with its own `id:`)"
     , count = ids.len(), ids = ids.join(", "))]
     Conflict {
         name: String,
@@ -176,12 +176,11 @@ pub fn plan(desired: &[DesiredProject], live: &[LiveProject], options: &PlanOpti
         if !p.is_active() || p.is_default() || claimed.contains(p.id.as_str()) {
             continue;
         }
-        let owned = options.prune
-            && options
-                .owner
-                .is_some_and(|o| p.tags.get(OWNER_TAG).map(String::as_str) == Some(o));
+        let owned = options
+            .owner
+            .is_some_and(|o| p.tags.get(OWNER_TAG).map(String::as_str) == Some(o));
         let protected = is_protected(&p.tags);
-        if owned && !protected && wanted(&p.name) {
+        if options.prune && owned && !protected && wanted(&p.name) {
             targets_seen.insert(p.name.as_str());
             archives.push(Change {
                 action: Action::Archive,
@@ -193,13 +192,14 @@ pub fn plan(desired: &[DesiredProject], live: &[LiveProject], options: &PlanOpti
                 observed: Some(Observed::from(p)),
             });
         } else if options.targets.is_empty() {
-            if owned && protected {
+            if options.prune && owned && protected {
                 out.summary.protected += 1;
             }
             out.unmanaged.push(Unmanaged {
                 name: p.name.clone(),
                 id: p.id.clone(),
                 protected,
+                owned,
                 tags: p.tags.clone(),
                 violations: (options.violations)(p),
             });
@@ -284,7 +284,7 @@ fn create_change(d: &DesiredProject) -> Change {
 }
 
 fn update_change(d: &DesiredProject, p: &LiveProject, ignore: &TagPatterns) -> Option<Change> {
-    let diff = diff_tags(&d.tags, &p.tags, ignore);
+    let diff = diff_tags(&d.tags, &p.tags, ignore, d.protect);
     let mut request: ModifyProject = diff.request;
     let mut tag_changes = Vec::new();
     if p.name != d.name {
@@ -316,13 +316,19 @@ fn update_change(d: &DesiredProject, p: &LiveProject, ignore: &TagPatterns) -> O
 /// A create beside an archive of a project with the same tags is probably a rename made without
 /// `id:`: the new project would get a new id and break the traffic that uses the old one.
 /// Archives are indexed by their tag set once: comparing every create with every archive was
-/// quadratic (minutes for 5,000 of each).
+/// quadratic (minutes for 5,000 of each). `tagrec:protect` is left out of the comparison: an
+/// archived project may carry it by hand with another value than `"true"`, a create never does.
 fn rename_warnings(creates: &[Change], archives: &[Change], ignore: &TagPatterns) -> Vec<String> {
+    let compared = |tags: &Tags| {
+        let mut tags = managed_tags(tags, ignore);
+        tags.remove(PROTECT_TAG);
+        tags
+    };
     let mut archived_by_tags: HashMap<Tags, Vec<&Change>> = HashMap::new();
     for a in archives {
         if let Some(observed) = &a.observed {
             archived_by_tags
-                .entry(managed_tags(&observed.tags, ignore))
+                .entry(compared(&observed.tags))
                 .or_default()
                 .push(a);
         }
@@ -335,7 +341,7 @@ fn rename_warnings(creates: &[Change], archives: &[Change], ignore: &TagPatterns
         let Some(request) = c.create_request() else {
             continue;
         };
-        let Some(same_tags) = archived_by_tags.get(&managed_tags(&request.tags, ignore)) else {
+        let Some(same_tags) = archived_by_tags.get(&compared(&request.tags)) else {
             continue;
         };
         // In the archives' own (sorted) order, as before.

@@ -38,7 +38,7 @@ fn desired(name: &str, tags: &[(&str, &str)]) -> DesiredProject {
     DesiredProject {
         name: name.into(),
         id: None,
-        protect: false,
+        protect: None,
         tags: desired_tags(tags),
         place: None,
     }
@@ -278,6 +278,164 @@ fn targets_limit_the_plan_and_an_unknown_target_is_an_error() {
     assert_eq!(p.errors, vec![PlanError::UnknownTarget("Nope".into())]);
 }
 
+/// An entry with `protect:` as written, and its effective tags as the loader makes them.
+fn with_protect(mut d: DesiredProject, protect: Option<bool>) -> DesiredProject {
+    d.protect = protect;
+    if protect == Some(true) {
+        d.tags.insert(
+            PROTECT_TAG.into(),
+            DesiredTag {
+                value: "true".into(),
+                source: TagSource::Protect,
+            },
+        );
+    }
+    d
+}
+
+/// What one plan does to a matched project's `tagrec:protect`: None when it leaves it alone,
+/// Some(None) when it removes it, Some(Some(v)) when it sets it to v.
+fn protect_write(entry: Option<bool>, live_value: Option<&str>) -> Option<Option<String>> {
+    let mut tags = vec![("Team", "T")];
+    if let Some(v) = live_value {
+        tags.push((PROTECT_TAG, v));
+    }
+    let d = with_protect(desired("P", &[("Team", "T")]), entry);
+    let p = Opts::new().plan(&[d], &[live("proj_p", "P", &tags)]);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let change = p.changes.first()?;
+    let request = change.modify_request().expect("an update");
+    assert!(
+        request
+            .add_tags
+            .keys()
+            .chain(&request.remove_tag_keys)
+            .all(|k| k == PROTECT_TAG),
+        "only tagrec:protect changes: {request:?}"
+    );
+    if let Some(v) = request.add_tags.get(PROTECT_TAG) {
+        return Some(Some(v.clone()));
+    }
+    assert_eq!(request.remove_tag_keys, vec![PROTECT_TAG.to_string()]);
+    Some(None)
+}
+
+#[test]
+fn without_protect_the_live_tag_is_left_as_it_is_whatever_its_value() {
+    assert_eq!(protect_write(None, None), None);
+    assert_eq!(
+        protect_write(None, Some("true")),
+        None,
+        "protection stays on the project"
+    );
+    assert_eq!(
+        protect_write(None, Some("yes")),
+        None,
+        "a value set by hand is kept"
+    );
+    assert_eq!(protect_write(None, Some("")), None);
+}
+
+#[test]
+fn protect_true_writes_true_over_any_other_value() {
+    assert_eq!(protect_write(Some(true), None), Some(Some("true".into())));
+    assert_eq!(protect_write(Some(true), Some("true")), None);
+    assert_eq!(
+        protect_write(Some(true), Some("yes")),
+        Some(Some("true".into()))
+    );
+    assert_eq!(
+        protect_write(Some(true), Some("TRUE")),
+        Some(Some("true".into()))
+    );
+}
+
+#[test]
+fn protect_false_removes_the_live_tag_whatever_its_value() {
+    assert_eq!(protect_write(Some(false), None), None);
+    assert_eq!(protect_write(Some(false), Some("true")), Some(None));
+    assert_eq!(protect_write(Some(false), Some("no")), Some(None));
+}
+
+#[test]
+fn only_the_value_true_keeps_an_owned_project_from_prune() {
+    let mut o = Opts::new();
+    o.owner = Some("me".into());
+    o.prune = true;
+    let l = [
+        live("proj_t", "T", &[(OWNER_TAG, "me"), (PROTECT_TAG, "true")]),
+        live("proj_y", "Y", &[(OWNER_TAG, "me"), (PROTECT_TAG, "yes")]),
+    ];
+    let p = o.plan(&[], &l);
+    let archived: Vec<_> = p.changes.iter().map(|c| c.id.as_deref()).collect();
+    assert_eq!(archived, vec![Some("proj_y")]);
+    assert_eq!(p.summary.protected, 1);
+}
+
+#[test]
+fn a_rename_without_id_is_seen_past_a_hand_written_protect_value() {
+    let mut o = Opts::new();
+    o.owner = Some("me".into());
+    o.prune = true;
+    let p = o.plan(
+        &[desired("New", &[("Team", "T"), (OWNER_TAG, "me")])],
+        &[live(
+            "proj_old",
+            "Old",
+            &[("Team", "T"), (OWNER_TAG, "me"), (PROTECT_TAG, "no")],
+        )],
+    );
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+}
+
+#[test]
+fn two_pinned_entries_with_one_name_each_match_their_own_project() {
+    let pinned = |id: &str, team: &str| {
+        let mut d = desired("Search", &[("Team", team)]);
+        d.id = Some(id.into());
+        d
+    };
+    let l = [
+        live("proj_b", "Search", &[("Team", "old")]),
+        live("proj_a", "Search", &[("Team", "old")]),
+        live("proj_c", "Elsewhere", &[]),
+    ];
+    // The entry pinned to proj_c renames it to the shared name; the API allows it.
+    let d = [
+        pinned("proj_c", "c"),
+        pinned("proj_b", "b"),
+        pinned("proj_a", "a"),
+    ];
+    let p = Opts::new().plan(&d, &l);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let got: Vec<_> = p
+        .changes
+        .iter()
+        .map(|c| {
+            let request = c.modify_request().unwrap();
+            (
+                c.name.as_str(),
+                c.id.as_deref().unwrap(),
+                request.add_tags["Team"].as_str(),
+                request.name.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Search", "proj_a", "a", None),
+            ("Search", "proj_b", "b", None),
+            ("Search", "proj_c", "c", Some("Search")),
+        ],
+        "each by its id, sorted by name then id"
+    );
+    assert!(p.unmanaged.is_empty());
+    let mut after = l.to_vec();
+    execute(&p, &mut after);
+    assert!(Opts::new().plan(&d, &after).changes.is_empty());
+}
+
 // ---- properties ----
 
 const NAMES: &[&str] = &["Alpha", "Beta", "Gamma", "Delta", "default"];
@@ -326,39 +484,56 @@ fn live_strategy() -> impl Strategy<Value = Vec<LiveProject>> {
     })
 }
 
+/// Entries as the loader lets them through: names repeat only between entries that each pin an
+/// id (here one of the live strategy's ids, which may be missing or archived), ids are unique,
+/// and `protect:` is absent, true or false.
 fn desired_strategy() -> impl Strategy<Value = Vec<DesiredProject>> {
-    prop::collection::btree_map(
+    let entry = (
         prop::sample::select(&NAMES[..4]),
+        prop::option::weighted(0.4, 0..9usize),
         prop::collection::btree_map(
             prop::sample::select(&KEYS[..5]).prop_map(str::to_string),
             prop::sample::select(VALUES).prop_map(str::to_string),
             0..4,
         ),
-        0..4,
-    )
-    .prop_map(|m| {
-        m.into_iter()
-            .map(|(name, tags)| {
-                let mut d = desired(name, &[]);
-                for (k, v) in tags {
-                    d.tags.insert(
-                        k,
-                        DesiredTag {
-                            value: v,
-                            source: TagSource::Project,
-                        },
-                    );
+        prop::option::of(any::<bool>()),
+    );
+    prop::collection::vec(entry, 0..6).prop_map(|entries| {
+        let mut kept: Vec<DesiredProject> = Vec::new();
+        for (name, pin, tags, protect) in entries {
+            let id = pin.map(|i| format!("proj_{i:03}"));
+            let same_name = kept.iter().filter(|d| d.name == name);
+            let allowed = match &id {
+                Some(id) => {
+                    same_name.clone().all(|d| d.id.is_some())
+                        && kept.iter().all(|d| d.id.as_ref() != Some(id))
                 }
+                None => same_name.count() == 0,
+            };
+            if !allowed {
+                continue;
+            }
+            let mut d = desired(name, &[]);
+            d.id = id;
+            for (k, v) in tags {
                 d.tags.insert(
-                    OWNER_TAG.into(),
+                    k,
                     DesiredTag {
-                        value: "me".into(),
-                        source: TagSource::Owner,
+                        value: v,
+                        source: TagSource::Project,
                     },
                 );
-                d
-            })
-            .collect()
+            }
+            d.tags.insert(
+                OWNER_TAG.into(),
+                DesiredTag {
+                    value: "me".into(),
+                    source: TagSource::Owner,
+                },
+            );
+            kept.push(with_protect(d, protect));
+        }
+        kept
     })
 }
 
@@ -430,6 +605,17 @@ proptest! {
             if let Some(req) = c.modify_request() {
                 for k in req.add_tags.keys().chain(req.remove_tag_keys.iter()) {
                     prop_assert!(!k.starts_with("aws:") && !k.starts_with("Backup"), "touched {}", k);
+                }
+                let touches_protect = req.add_tags.contains_key(PROTECT_TAG)
+                    || req.remove_tag_keys.iter().any(|k| k == PROTECT_TAG);
+                if touches_protect {
+                    let entry = d.iter().find(|e| {
+                        e.name == c.name && (e.id.is_none() || e.id == c.id)
+                    });
+                    prop_assert!(
+                        entry.is_some_and(|e| e.protect.is_some()),
+                        "tagrec:protect touched on {:?} whose entry has no `protect:`", c.id
+                    );
                 }
             }
         }

@@ -12,6 +12,16 @@ use crate::rules::{OWNER_TAG, PROTECT_TAG, Tags, is_aws_key};
 use crate::source::SourceText;
 use crate::source::yaml::{self, unescape_pointer};
 
+mod invalid;
+
+impl invalid::Problem<'_, '_> {
+    fn into_diagnostic(self, source: &SourceText) -> Diagnostic {
+        Diagnostic::error(Rule::PolicyFile, self.message)
+            .at(source.place(self.node.span))
+            .help(self.help)
+    }
+}
+
 /// One way a project breaks the policy: a sentence for people, and its `kind` for code that
 /// groups or places violations (never the sentence).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +66,8 @@ pub struct Policy {
     /// The policy file as it was named (relative paths stay relative).
     pub file: PathBuf,
     validator: jsonschema::Validator,
+    /// The tag keys the policy names (required, or given a rule), sorted.
+    tag_keys: Vec<String>,
 }
 
 impl std::fmt::Debug for Policy {
@@ -101,6 +113,13 @@ impl Policy {
         (result, Some(source))
     }
 
+    /// The tag keys the policy names under `properties: {tags: …}` (its `required` list and its
+    /// `properties`), wherever that sits in the schema: a key the manifest misplaces is recognised
+    /// as a tag by them. `$ref`s to other files are not followed.
+    pub fn tag_keys(&self) -> &[String] {
+        &self.tag_keys
+    }
+
     /// The document the policy sees for a live project (plan's unmanaged list, audit).
     pub fn check_project(&self, name: &str, tags: &Tags, owner: Option<&str>) -> Vec<Violation> {
         let tags = tags
@@ -129,6 +148,26 @@ impl Policy {
 pub fn missing_sentence(keys: &[&str]) -> String {
     let s = if keys.len() == 1 { "" } else { "s" };
     format!("missing required tag{s} {}", keys.join(", "))
+}
+
+/// A project's violations as people read them, in validate, plan and audit alike: the missing
+/// required tags folded into one `missing_sentence` (where the first of them was), every other
+/// violation as it is.
+pub fn sentences(violations: &[Violation]) -> Vec<String> {
+    let missing = Violation::missing_keys(violations);
+    let mut out = Vec::with_capacity(violations.len());
+    let mut folded = false;
+    for violation in violations {
+        match violation.kind {
+            ViolationKind::Missing { .. } if folded => {}
+            ViolationKind::Missing { .. } => {
+                out.push(missing_sentence(&missing));
+                folded = true;
+            }
+            _ => out.push(violation.message.clone()),
+        }
+    }
+    out
 }
 
 /// Whether a tag is part of the document the policy sees: not `aws:` keys, not tagrec's own.
@@ -167,6 +206,9 @@ fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> 
             .help("write a JSON Schema (YAML or JSON), e.g. `type: object`"),
         ]);
     };
+    if let Some(problem) = invalid::unknown_draft(&root) {
+        return Err(vec![problem.into_diagnostic(source)]);
+    }
     let schema = root.to_json();
     let base = std::path::absolute(path)
         .ok()
@@ -181,9 +223,15 @@ fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> 
         Ok(validator) => Ok(Policy {
             file: path.to_path_buf(),
             validator,
+            tag_keys: tag_keys_of(&schema),
         }),
         Err(error) => {
             let pointer = error.instance_path().as_str().to_string();
+            if let Some(problem) =
+                invalid::describe(&root, &pointer, error.kind(), &error.to_string())
+            {
+                return Err(vec![problem.into_diagnostic(source)]);
+            }
             let node = root.pointer(&pointer).unwrap_or(&root);
             let (message, help) = match error.kind() {
                 ValidationErrorKind::Referencing(inner) => (
@@ -202,6 +250,32 @@ fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> 
             ])
         }
     }
+}
+
+fn tag_keys_of(schema: &Json) -> Vec<String> {
+    fn walk(node: &Json, out: &mut Vec<String>) {
+        match node {
+            Json::Object(map) => {
+                if let Some(Json::Object(tags)) = map.get("properties").and_then(|p| p.get("tags"))
+                {
+                    if let Some(Json::Array(required)) = tags.get("required") {
+                        out.extend(required.iter().filter_map(Json::as_str).map(str::to_string));
+                    }
+                    if let Some(Json::Object(properties)) = tags.get("properties") {
+                        out.extend(properties.keys().cloned());
+                    }
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Json::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, &mut out);
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Resolves `$ref`s to local files (YAML or JSON) and refuses anything else: a policy check must
@@ -273,7 +347,7 @@ fn describe(error: &jsonschema::ValidationError<'_>, document: &Json, out: &mut 
                 .as_str()
                 .map_or_else(|| property.to_string(), str::to_string);
             if path == "/tags" {
-                let message = format!("missing required tag {property}");
+                let message = missing_sentence(&[property.as_str()]);
                 push(message, ViolationKind::Missing { key: property });
             } else {
                 push(format!("missing required field {property}"), at_path);
@@ -459,6 +533,16 @@ mod tests {
         };
         assert_eq!(errors[0].rule, Rule::PolicyFile);
         assert_eq!(errors[0].place.as_ref().map(|p| p.line), Some(4));
+    }
+
+    #[test]
+    fn the_tag_keys_a_policy_names_are_known() {
+        let Ok(p) = policy(&format!(
+            "{STRICT}allOf:\n  - then: {{properties: {{tags: {{required: [DataClassification]}}}}}}\n"
+        )) else {
+            panic!("policy did not compile")
+        };
+        assert_eq!(p.tag_keys(), ["DataClassification", "Environment", "Owner"]);
     }
 
     #[test]

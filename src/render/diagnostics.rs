@@ -24,7 +24,7 @@ pub const RULES: &[(Rule, &str)] = &[
     ),
     (
         Rule::DuplicateProject,
-        "No two projects share a name or an id.",
+        "No two projects share an id, nor a name unless each pins its own id.",
     ),
     (
         Rule::Name,
@@ -112,6 +112,14 @@ fn excerpt<'a>(
 /// `[{"file", "line", "column", "end_line", "end_column", "severity", "rule", "project",
 /// "message"}]`; place fields are null for a problem with no place (a missing file).
 pub fn json(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
+    let mut out =
+        serde_json::to_string_pretty(&json_value(diagnostics)).unwrap_or_else(|_| "[]".to_string());
+    out.push('\n');
+    out
+}
+
+/// The array of `validate --format json` (also one manifest's part of an estate's).
+pub fn json_value(diagnostics: &[Diagnostic]) -> Json {
     let items: Vec<Json> = diagnostics
         .iter()
         .map(|d| {
@@ -129,9 +137,7 @@ pub fn json(diagnostics: &[Diagnostic], _sources: &Sources) -> String {
             })
         })
         .collect();
-    let mut out = serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string());
-    out.push('\n');
-    out
+    Json::Array(items)
 }
 
 /// GitHub workflow commands, one per problem, then a plain line with the total: GitHub shows

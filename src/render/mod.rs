@@ -5,7 +5,10 @@
 
 pub mod apply;
 pub mod audit;
+pub mod billing;
+pub mod costs;
 pub mod diagnostics;
+pub mod estate;
 pub mod manifest;
 pub mod plan;
 
@@ -18,6 +21,20 @@ pub mod style {
     pub const YELLOW: Style = AnsiColor::Yellow.on_default();
     pub const BOLD: Style = Style::new().bold();
     pub const DIM: Style = Style::new().dimmed();
+}
+
+/// How many terminal cells `text` takes (display width, not bytes or characters).
+pub(crate) fn width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// `text` followed by spaces up to `width` terminal cells (by display width: a CJK character or an
+/// emoji takes two cells, a combining mark none), for the columns of text tables.
+pub(crate) fn pad(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let mut out = text.to_string();
+    out.push_str(&" ".repeat(width.saturating_sub(text.width())));
+    out
 }
 
 /// Text made safe for a markdown table cell or list item: markup characters escaped, line

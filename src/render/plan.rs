@@ -5,10 +5,11 @@ use std::fmt::Write;
 
 use anstyle::Style;
 use similar::{ChangeTag, TextDiff};
+use unicode_width::UnicodeWidthStr;
 
 use crate::manifest::TagSource;
 use crate::plan::{Action, Change, Plan, TagChange, TagOp, Unmanaged};
-use crate::policy::{Violation, ViolationKind};
+use crate::policy::sentences;
 use crate::render::markdown_text;
 use crate::render::style::{BOLD, GREEN, RED, YELLOW};
 use crate::rules::OWNER_TAG;
@@ -152,7 +153,8 @@ fn note_padding(line: &str, note: &str) -> String {
     if note.is_empty() {
         return String::new();
     }
-    let width = line.chars().count();
+    // By display width, so that the notes line up after CJK and emoji names and values.
+    let width = line.width();
     " ".repeat(NOTE_COLUMN.saturating_sub(width).max(3))
 }
 
@@ -190,31 +192,57 @@ fn escape_inner(s: &str) -> String {
 }
 
 fn unmanaged_lines(out: &mut String, unmanaged: &[Unmanaged]) {
-    if unmanaged.is_empty() {
-        return;
+    let (owned, others): (Vec<&Unmanaged>, Vec<&Unmanaged>) =
+        unmanaged.iter().partition(|u| u.owned);
+    if !owned.is_empty() {
+        let _ = writeln!(out, "{}", owned_heading(&owned, owned.len()));
+        for u in &owned {
+            unmanaged_line(out, u);
+        }
+        out.push('\n');
     }
-    let _ = writeln!(
-        out,
-        "Unmanaged projects (not in the manifest): {}",
-        unmanaged.len()
-    );
-    for u in unmanaged {
-        let mark = if u.violations.is_empty() { " " } else { "!" };
-        let notes = unmanaged_notes(u);
-        let rest = if notes.is_empty() {
-            String::new()
-        } else {
-            format!(": {notes}")
-        };
-        let _ = writeln!(out, "  {mark} {} ({}){rest}", quote(&u.name), u.id);
+    if !others.is_empty() {
+        let _ = writeln!(
+            out,
+            "Unmanaged projects (not in the manifest): {}",
+            others.len()
+        );
+        for u in &others {
+            unmanaged_line(out, u);
+        }
+        out.push('\n');
     }
-    out.push('\n');
 }
 
-/// What the text and markdown plans say of an unmanaged project: protected, and its violations.
+fn unmanaged_line(out: &mut String, u: &Unmanaged) {
+    let mark = if u.violations.is_empty() { " " } else { "!" };
+    let notes = unmanaged_notes(u);
+    let rest = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(": {notes}")
+    };
+    let _ = writeln!(out, "  {mark} {} ({}){rest}", quote(&u.name), u.id);
+}
+
+/// "Owned by platform/bedrock-projects, not in the manifest: 2": projects this manifest made or
+/// adopted (their `ManagedBy` is its `owner`) that it no longer declares, and that are kept.
+fn owned_heading(owned: &[&Unmanaged], count: usize) -> String {
+    match owned.first().and_then(|u| u.tags.get(OWNER_TAG)) {
+        Some(owner) => format!("Owned by {owner}, not in the manifest: {count}"),
+        None => format!("Owned projects not in the manifest: {count}"),
+    }
+}
+
+/// What the text and markdown plans say of a project not in the manifest: why an owned one is
+/// kept, protected, and its violations.
 fn unmanaged_notes(u: &Unmanaged) -> String {
     let mut notes = Vec::new();
-    if u.protected {
+    if u.owned && u.protected {
+        notes.push("protected, so never archived".to_string());
+    } else if u.owned {
+        notes.push("kept: `prune` is off".to_string());
+    } else if u.protected {
         notes.push("protected".to_string());
     }
     let violations = violation_summary(u);
@@ -224,20 +252,10 @@ fn unmanaged_notes(u: &Unmanaged) -> String {
     notes.join("; ")
 }
 
-/// "missing Application, CostCenter, Owner; Environment: ..." — missing tags folded into one.
+/// "missing required tags Application, Owner; Environment: ..." — the same sentences as
+/// validate and audit.
 pub fn violation_summary(u: &Unmanaged) -> String {
-    let missing = Violation::missing_keys(&u.violations);
-    let mut parts = Vec::new();
-    if !missing.is_empty() {
-        parts.push(format!("missing {}", missing.join(", ")));
-    }
-    parts.extend(
-        u.violations
-            .iter()
-            .filter(|v| !matches!(v.kind, ViolationKind::Missing { .. }))
-            .map(|v| v.message.clone()),
-    );
-    parts.join("; ")
+    sentences(&u.violations).join("; ")
 }
 
 /// The pull-request comment: summary first, a table of changes, the text plan folded as a diff
@@ -251,8 +269,20 @@ pub fn markdown(plan: &Plan) -> String {
         cut_rows: 0,
         diff_lines: strip_ansi(&text(plan)).lines().map(diff_line).collect(),
         cut_diff: 0,
-        unmanaged_total: plan.unmanaged.len(),
-        unmanaged: plan.unmanaged.iter().map(unmanaged_item).collect(),
+        owned_heading: {
+            let owned: Vec<&Unmanaged> = plan.unmanaged.iter().filter(|u| u.owned).collect();
+            owned_heading(&owned, owned.len())
+        },
+        owned_total: plan.unmanaged.iter().filter(|u| u.owned).count(),
+        unmanaged_total: plan.unmanaged.iter().filter(|u| !u.owned).count(),
+        // Owned projects first: the list is cut from its end, and they are the fewer.
+        unmanaged: plan
+            .unmanaged
+            .iter()
+            .filter(|u| u.owned)
+            .chain(plan.unmanaged.iter().filter(|u| !u.owned))
+            .map(|u| (u.owned, unmanaged_item(u)))
+            .collect(),
         warnings: warnings_block(plan),
     };
     loop {
@@ -293,8 +323,11 @@ struct MarkdownParts {
     cut_rows: usize,
     diff_lines: Vec<String>,
     cut_diff: usize,
+    owned_heading: String,
+    owned_total: usize,
     unmanaged_total: usize,
-    unmanaged: Vec<String>,
+    /// Every project not in the manifest, owned ones first: (owned, list item).
+    unmanaged: Vec<(bool, String)>,
     warnings: String,
 }
 
@@ -336,20 +369,32 @@ impl MarkdownParts {
                 "_The text plan is not shown (comment size limit); it is in the job log._\n\n",
             );
         }
-        if self.unmanaged_total > 0 {
-            let _ = writeln!(
-                out,
-                "**Unmanaged projects (not in the manifest): {}**\n",
-                self.unmanaged_total
-            );
-            for item in &self.unmanaged {
-                out.push_str(item);
+        for (owned, heading, total) in [
+            (true, self.owned_heading.clone(), self.owned_total),
+            (
+                false,
+                format!(
+                    "Unmanaged projects (not in the manifest): {}",
+                    self.unmanaged_total
+                ),
+                self.unmanaged_total,
+            ),
+        ] {
+            if total == 0 {
+                continue;
             }
-            let cut = self.unmanaged_total - self.unmanaged.len();
+            let _ = writeln!(out, "**{}**\n", markdown_text(&heading));
+            let mut shown = 0;
+            for (_, item) in self.unmanaged.iter().filter(|(o, _)| *o == owned) {
+                out.push_str(item);
+                shown += 1;
+            }
+            let cut = total - shown;
             if cut > 0 {
+                let what = if owned { "owned" } else { "unmanaged" };
                 let _ = writeln!(
                     out,
-                    "\n_{cut} more unmanaged projects not shown (comment size limit); `tagrec audit` lists them all._"
+                    "\n_{cut} more {what} projects not shown (comment size limit); `tagrec audit` lists them all._"
                 );
             }
             out.push('\n');
@@ -482,6 +527,7 @@ mod tests {
                     name: format!("Project-{i:05}"),
                     id: format!("proj_{i:020}"),
                     protected: false,
+                    owned: false,
                     tags: Default::default(),
                     violations: Vec::new(),
                 })

@@ -8,5 +8,6 @@ pub mod server;
 pub mod sigv4;
 pub mod state;
 pub mod store;
+pub mod sts;
 
 pub use embedded::{EmbeddedApi, reset};

@@ -28,6 +28,8 @@ use super::faults::{FaultSettings, Faults};
 use super::sigv4::{self, SigV4Key};
 use super::state::{self, StateError, StateFile, StateLock};
 use super::store::{self, ListQuery, Refusal, Store};
+use super::sts;
+use crate::api::auth::SIGV4_SERVICE;
 
 /// The largest request body accepted (413 past it).
 pub const MAX_BODY: usize = 1 << 20;
@@ -42,6 +44,8 @@ pub struct Credentials {
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// How long credentials from the emulated STS last (when the call names no duration).
+    pub sts_duration: Duration,
     pub listen: String,
     pub state: Option<PathBuf>,
     pub seed: Option<PathBuf>,
@@ -53,22 +57,39 @@ pub struct ServeOptions {
     pub request_log: Option<PathBuf>,
 }
 
+// The io errors are part of the sentences, not `source`s: printed as a chain, each reason would
+// be said twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {listen}: {source}")]
+    #[error(
+        "cannot listen on {listen}: the address is already in use (another `tagrec sandbox serve`?); \
+         choose another port, or `--listen 127.0.0.1:0` for a free one (the first line of output says which)"
+    )]
+    AddressInUse { listen: String },
+    #[error("cannot listen on {listen}: {error}; give an address and port such as 127.0.0.1:4010")]
     Bind {
         listen: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("cannot open the request log {}: {source}", path.display())]
+    #[error("cannot open the request log {}: {error}", path.display())]
     RequestLog {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the server stopped: {0}")]
     Stopped(std::io::Error),
+}
+
+impl ServeError {
+    fn bind(listen: &str, error: std::io::Error) -> ServeError {
+        let listen = listen.to_string();
+        match error.kind() {
+            std::io::ErrorKind::AddrInUse => ServeError::AddressInUse { listen },
+            _ => ServeError::Bind { listen, error },
+        }
+    }
 }
 
 /// The account as the server holds it: the current store, and past versions for lagging lists.
@@ -89,6 +110,9 @@ struct Server {
     account: Mutex<Account>,
     persistence: Mutex<Persistence>,
     credentials: Credentials,
+    /// Credentials the emulated STS issued; its SigV4 checks accept them until they expire.
+    issued: sts::Issued,
+    sts_duration: Duration,
     faults: Faults,
     list_lag: Duration,
     region: String,
@@ -104,14 +128,10 @@ pub async fn serve(
     let server = Arc::new(Server::open(&options)?);
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
-        .map_err(|source| ServeError::Bind {
-            listen: options.listen.clone(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
-        listen: options.listen.clone(),
-        source,
-    })?;
+        .map_err(|error| ServeError::bind(&options.listen, error))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| ServeError::bind(&options.listen, error))?;
     ready(addr);
     let app = Router::new().fallback(handle).with_state(server);
     axum::serve(listener, app)
@@ -162,9 +182,9 @@ impl Server {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|source| ServeError::RequestLog {
+                    .map_err(|error| ServeError::RequestLog {
                         path: path.clone(),
-                        source,
+                        error,
                     })?,
             )),
             None => None,
@@ -180,6 +200,8 @@ impl Server {
             }),
             persistence: Mutex::new(Persistence { state, _lock: lock }),
             credentials: options.credentials.clone(),
+            issued: sts::Issued::default(),
+            sts_duration: options.sts_duration,
             faults: Faults::new(options.faults.clone()),
             list_lag: options.list_lag,
             region: options.region.clone(),
@@ -268,14 +290,18 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if authorization.starts_with("AWS4-HMAC-SHA256") {
-            let Some(key) = &credentials.sigv4 else {
+            if credentials.sigv4.is_none() && !self.issued.any() {
                 return Err(unauthorized(
                     "This endpoint does not accept SigV4 signatures; use an API key.",
                 ));
-            };
+            }
             return sigv4::verify(
-                key,
-                &self.region,
+                &|id| self.known(id),
+                &sigv4::Scope {
+                    service: SIGV4_SERVICE,
+                    region: Some(&self.region),
+                    api: "the Projects API",
+                },
                 method.as_str(),
                 path_and_query,
                 headers,
@@ -318,6 +344,64 @@ impl Server {
         Err(unauthorized("Incorrect API key provided."))
     }
 
+    /// The secret of an access key id: the `--sigv4` key's, or one the emulated STS issued.
+    fn known(&self, access_key_id: &str) -> Option<sigv4::Known> {
+        if let Some(known) = self
+            .credentials
+            .sigv4
+            .as_ref()
+            .and_then(|key| key.known(access_key_id))
+        {
+            return Some(known);
+        }
+        self.issued.get(access_key_id).map(|key| sigv4::Known {
+            secret: key.secret,
+            session_token: Some(key.session_token),
+            expires: Some(key.expires),
+        })
+    }
+
+    /// An STS call (`POST /` with a form body): `AssumeRole` is SigV4-checked (service `sts`, in
+    /// the caller's region) when `--sigv4` is given; `AssumeRoleWithWebIdentity` is unsigned, as
+    /// in AWS.
+    fn sts(&self, parts: &http::request::Parts, body: &[u8]) -> Outcome {
+        let call = match sts::parse(body) {
+            Ok(call) => call,
+            Err(error) => return sts_outcome(&error, None),
+        };
+        if matches!(call, sts::Call::AssumeRole { .. }) && self.credentials.sigv4.is_some() {
+            let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let checked = sigv4::verify(
+                &|id| self.known(id),
+                &sigv4::Scope {
+                    service: "sts",
+                    region: None,
+                    api: "STS",
+                },
+                parts.method.as_str(),
+                path_and_query,
+                &parts.headers,
+                body,
+                SystemTime::now(),
+            );
+            if let Err(reason) = checked {
+                let error =
+                    sts::StsError::denied(format!("The SigV4 signature was refused: {reason}."));
+                return sts_outcome(&error, Some(&call));
+            }
+        }
+        let xml = sts::answer(&call, &self.issued, self.sts_duration);
+        let mut response = Response::new(Body::from(xml));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        Outcome {
+            response,
+            written: None,
+            sts: Some(call),
+        }
+    }
+
     fn log(&self, entry: &LogEntry<'_>) {
         let Some(log) = &self.log else { return };
         let Ok(mut line) = serde_json::to_vec(entry) else {
@@ -348,12 +432,33 @@ struct LogEntry<'a> {
     status: Option<u16>,
     id: Option<&'a str>,
     committed: bool,
+    /// The operation of a call to `/` (STS's `Action`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
 }
 
-/// What a request came to: an answer, and the project it wrote, if any.
+/// What a request came to: an answer, the project it wrote (if any), and the STS call it was.
 struct Outcome {
     response: Response,
     written: Option<String>,
+    sts: Option<sts::Call>,
+}
+
+fn sts_outcome(error: &sts::StsError, call: Option<&sts::Call>) -> Outcome {
+    let mut response = Response::new(Body::from(error.xml()));
+    *response.status_mut() = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    Outcome {
+        response,
+        written: None,
+        sts: call.cloned(),
+    }
 }
 
 async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response {
@@ -380,6 +485,9 @@ async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response
         },
         id: outcome.written.as_deref(),
         committed: outcome.written.is_some(),
+        operation: outcome.sts.as_ref().map(sts::Call::action),
+        role_arn: outcome.sts.as_ref().map(sts::Call::role_arn),
+        external_id: outcome.sts.as_ref().and_then(sts::Call::external_id),
     });
     match (dropped, outcome.written.as_deref()) {
         (true, _) => tracing::debug!("{method} {path}: done, answer dropped"),
@@ -419,6 +527,9 @@ async fn answer(server: &Arc<Server>, request: Request) -> Outcome {
             ));
         }
     };
+    if parts.uri.path() == "/" && parts.method == Method::POST {
+        return server.sts(&parts, &body);
+    }
     let path_and_query = parts.uri.path_and_query().map_or_else(
         || parts.uri.path().to_string(),
         |pq| pq.as_str().to_string(),
@@ -543,19 +654,23 @@ fn dispatch(
         (Route::Collection, &Method::GET) => ListQuery::parse(query.as_deref())
             .and_then(|query| server.listed().list(&query))
             .map(|list| (json(StatusCode::OK, &list), None)),
-        (Route::Collection, &Method::POST) => parse_body::<CreateProject>(body, false)
-            .and_then(|request| server.write(|store| store.create(&request)))
-            .map(|project| {
-                let id = project.id.clone();
-                (json(StatusCode::OK, &project), Some(id))
-            }),
+        (Route::Collection, &Method::POST) => {
+            parse_body::<CreateProject>(body, false, CREATE_FIELDS)
+                .and_then(|request| server.write(|store| store.create(&request)))
+                .map(|project| {
+                    let id = project.id.clone();
+                    (json(StatusCode::OK, &project), Some(id))
+                })
+        }
         (Route::Project(id), &Method::GET) => server
             .current()
             .retrieve(id)
             .map(|project| (json(StatusCode::OK, &project), None)),
-        (Route::Project(id), &Method::POST) => parse_body::<ModifyProject>(body, true)
-            .and_then(|request| server.write(|store| store.modify(id, &request)))
-            .map(|project| (json(StatusCode::OK, &project), Some(project.id))),
+        (Route::Project(id), &Method::POST) => {
+            parse_body::<ModifyProject>(body, true, MODIFY_FIELDS)
+                .and_then(|request| server.write(|store| store.modify(id, &request)))
+                .map(|project| (json(StatusCode::OK, &project), Some(project.id)))
+        }
         (Route::Archive(id), &Method::POST) => server
             .write(|store| store.archive(id))
             .map(|project| (json(StatusCode::OK, &project), Some(project.id))),
@@ -578,27 +693,59 @@ fn dispatch(
         }
     };
     match result {
-        Ok((response, written)) => Outcome { response, written },
+        Ok((response, written)) => Outcome {
+            response,
+            written,
+            sts: None,
+        },
         Err(refusal) => refused(&refusal),
     }
 }
 
-/// Unknown fields are ignored; an empty body is `{}` where every field is optional.
+/// The fields a create body may hold (`api.md`); AWS documents `geography` and ignores it.
+const CREATE_FIELDS: &[&str] = &["name", "tags", "data_retention", "geography"];
+/// The fields a modify body may hold.
+const MODIFY_FIELDS: &[&str] = &["name", "add_tags", "remove_tag_keys", "data_retention"];
+
+/// A request body, checked as the OpenAI API checks it: a field it does not know is refused
+/// (400, naming it), not silently ignored, so that `{"tags": …}` sent to modify fails instead of
+/// answering 200 with nothing done. An empty body is `{}` where every field is optional.
 fn parse_body<T: serde::de::DeserializeOwned>(
     body: &Bytes,
     empty_is_object: bool,
+    fields: &[&str],
 ) -> Result<T, Refusal> {
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) && empty_is_object {
         b"{}"
     } else {
         body
     };
-    serde_json::from_slice(text).map_err(|error| {
+    let invalid = |error: serde_json::Error| {
         Refusal::invalid(
             None,
             format!("The request body is not valid for this operation: {error}."),
         )
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(text).map_err(invalid)?;
+    if let serde_json::Value::Object(map) = &value {
+        let unknown: Vec<String> = map
+            .keys()
+            .filter(|k| !fields.contains(&k.as_str()))
+            .map(|k| store::shorten(k))
+            .collect();
+        if !unknown.is_empty() {
+            let s = if unknown.len() == 1 { "" } else { "s" };
+            return Err(Refusal::invalid(
+                None,
+                format!(
+                    "Unrecognized request argument{s} supplied: {}. This operation takes {}.",
+                    unknown.join(", "),
+                    fields.join(", ")
+                ),
+            ));
+        }
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
@@ -616,6 +763,7 @@ fn refused(refusal: &Refusal) -> Outcome {
     Outcome {
         response: json(status, &refusal.body()),
         written: None,
+        sts: None,
     }
 }
 

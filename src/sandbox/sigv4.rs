@@ -10,7 +10,6 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http::HeaderMap;
 
-use crate::api::auth::SIGV4_SERVICE;
 use crate::rules::same_secret;
 
 /// How far the signature's time may be from the server's clock, as in AWS.
@@ -29,7 +28,33 @@ impl std::fmt::Debug for SigV4Key {
     }
 }
 
+/// A secret the server knows for an access key id: the `--sigv4` key, or one its STS issued
+/// (then with the session token that must come with it, and when it expires).
+pub struct Known {
+    pub secret: String,
+    pub session_token: Option<String>,
+    pub expires: Option<SystemTime>,
+}
+
+/// What a signature must be made for: the API's service name, and its region (`None`: any, as
+/// for STS, which the SDK signs in the caller's region).
+pub struct Scope<'a> {
+    pub service: &'a str,
+    pub region: Option<&'a str>,
+    /// The API's name in messages ("the Projects API").
+    pub api: &'a str,
+}
+
 impl SigV4Key {
+    /// The secret of this key, if `access_key_id` is its id.
+    pub fn known(&self, access_key_id: &str) -> Option<Known> {
+        (access_key_id == self.access_key_id).then(|| Known {
+            secret: self.secret.clone(),
+            session_token: None,
+            expires: None,
+        })
+    }
+
     /// Parses `ACCESS_KEY_ID:SECRET`.
     pub fn parse(text: &str) -> Result<SigV4Key, String> {
         match text.split_once(':') {
@@ -117,9 +142,10 @@ fn parse_amz_date(text: &str) -> Option<SystemTime> {
 }
 
 /// Checks a request; the error says why it was refused (it goes back in the 401 body).
+#[allow(clippy::too_many_arguments)]
 pub fn verify(
-    key: &SigV4Key,
-    region: &str,
+    known: &dyn Fn(&str) -> Option<Known>,
+    scope: &Scope<'_>,
     method: &str,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -132,19 +158,38 @@ pub fn verify(
         .to_str()
         .map_err(|_| "the Authorization header is not text")?;
     let auth = parse_authorization(value)?;
-    if auth.access_key_id != key.access_key_id {
+    let Some(key) = known(auth.access_key_id) else {
         return Err(format!(
             "the access key id '{}' is not known to this server",
             crate::sandbox::store::shorten(auth.access_key_id)
         ));
+    };
+    if key.expires.is_some_and(|expires| now >= expires) {
+        return Err("the security token included in the request is expired".to_string());
     }
-    if auth.service != SIGV4_SERVICE {
+    if let Some(token) = &key.session_token {
+        let sent = headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !same_secret(sent.as_bytes(), token.as_bytes()) {
+            return Err(
+                "the session token (X-Amz-Security-Token) is missing or is not the one issued with this access key"
+                    .to_string(),
+            );
+        }
+    }
+    if auth.service != scope.service {
         return Err(format!(
-            "the request is signed for the service '{}'; the Projects API is signed as '{SIGV4_SERVICE}'",
-            crate::sandbox::store::shorten(auth.service)
+            "the request is signed for the service '{}'; {} is signed as '{}'",
+            crate::sandbox::store::shorten(auth.service),
+            scope.api,
+            scope.service
         ));
     }
-    if auth.region != region {
+    if let Some(region) = scope.region
+        && auth.region != region
+    {
         return Err(format!(
             "the request is signed for the region '{}'; this endpoint is in '{region}'",
             crate::sandbox::store::shorten(auth.region)
@@ -188,8 +233,9 @@ pub fn verify(
             return Err(format!("the signed header '{name}' is missing"));
         }
     }
+    // No session token in the identity: when one was sent, it is among the signed headers.
     let identity: Identity = Credentials::new(
-        key.access_key_id.clone(),
+        auth.access_key_id.to_string(),
         key.secret.clone(),
         None,
         None,
@@ -201,8 +247,8 @@ pub fn verify(
     settings.excluded_headers = Some(Vec::new());
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region(region)
-        .name(SIGV4_SERVICE)
+        .region(auth.region)
+        .name(scope.service)
         .time(time)
         .settings(settings)
         .build()

@@ -23,22 +23,24 @@ const SEED_CREATED_AT: i64 = 1_767_225_600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read {}: {source}", path.display())]
+    // The io error is part of the sentence, not a `source`: printed as a chain, it would say its
+    // reason twice.
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
-        "{} is not a valid sandbox state: {message}. Fix it, or delete it with `tagrec sandbox reset` to start again from the seed",
+        "{} is not a valid sandbox state: {message}. Fix it, or delete it to start again from the seed (`tagrec sandbox reset -f MANIFEST` deletes a manifest's)",
         path.display()
     )]
     Corrupt { path: PathBuf, message: String },
     #[error("{} is not a valid seed: {message}", path.display())]
     Seed { path: PathBuf, message: String },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {error}", path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{} is locked by another process (a running `tagrec sandbox serve` or `apply` on the same state); wait for it to finish or stop it",
@@ -104,7 +106,7 @@ impl StateFile {
             Err(source) => {
                 return Err(StateError::Read {
                     path: self.path.clone(),
-                    source,
+                    error: source,
                 });
             }
         };
@@ -128,7 +130,7 @@ impl StateFile {
     pub fn save(&self, store: &Store) -> Result<(), StateError> {
         let write_error = |source| StateError::Write {
             path: self.path.clone(),
-            source,
+            error: source,
         };
         let mut text = serde_json::to_vec_pretty(&StoreSnapshot {
             version: STATE_VERSION,
@@ -145,7 +147,7 @@ impl StateFile {
         if let Some(folder) = self.folder() {
             fs::create_dir_all(folder).map_err(|source| StateError::Write {
                 path: path.clone(),
-                source,
+                error: source,
             })?;
         }
         let file = OpenOptions::new()
@@ -155,7 +157,7 @@ impl StateFile {
             .open(&path)
             .map_err(|source| StateError::Write {
                 path: path.clone(),
-                source,
+                error: source,
             })?;
         let deadline = Instant::now() + wait;
         loop {
@@ -165,7 +167,12 @@ impl StateFile {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 Err(TryLockError::WouldBlock) => return Err(StateError::Locked { path }),
-                Err(TryLockError::Error(source)) => return Err(StateError::Write { path, source }),
+                Err(TryLockError::Error(source)) => {
+                    return Err(StateError::Write {
+                        path,
+                        error: source,
+                    });
+                }
             }
         }
     }
@@ -198,7 +205,7 @@ pub fn load_seed(
 ) -> Result<Vec<LiveProject>, StateError> {
     let text = fs::read(path).map_err(|source| StateError::Read {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let seed_error = |message: String| StateError::Seed {
         path: path.to_path_buf(),
@@ -272,7 +279,7 @@ pub fn reset(state: &Path) -> Result<bool, StateError> {
         Err(source) => {
             return Err(StateError::Write {
                 path: state.to_path_buf(),
-                source,
+                error: source,
             });
         }
     };

@@ -385,7 +385,7 @@ fn check_name(name: &str) -> Result<(), Refusal> {
     if chars > MAX_NAME_CHARS {
         return Err(Refusal::invalid(
             Some("name"),
-            format!("Invalid 'name': {chars} characters, at most {MAX_NAME_CHARS} are allowed."),
+            format!("Invalid 'name': it is {chars} characters; the limit is {MAX_NAME_CHARS}."),
         ));
     }
     Ok(())
@@ -398,7 +398,7 @@ fn check_tags(tags: &BTreeMap<String, String>, param: &'static str) -> Result<()
             return Err(Refusal::invalid(
                 Some(param),
                 format!(
-                    "Invalid tag key '{}': {key_chars} characters, a key has 1 to {MAX_KEY_CHARS}.",
+                    "Invalid tag key '{}': it is {key_chars} characters; a key has 1 to {MAX_KEY_CHARS}.",
                     shorten(key)
                 ),
             ));
@@ -417,7 +417,7 @@ fn check_tags(tags: &BTreeMap<String, String>, param: &'static str) -> Result<()
             return Err(Refusal::invalid(
                 Some(param),
                 format!(
-                    "Invalid value of tag '{}': {value_chars} characters, at most {MAX_VALUE_CHARS} are allowed.",
+                    "The value of tag '{}' is {value_chars} characters; the limit is {MAX_VALUE_CHARS}.",
                     shorten(key)
                 ),
             ));

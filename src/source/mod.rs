@@ -4,6 +4,7 @@
 //! and GitHub, byte offsets for the snippet renderer). Neutral ground: both `manifest` and `policy`
 //! read YAML through it, and neither names the other.
 
+pub mod indent;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -116,6 +117,11 @@ impl Sources {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.files.get(name).map(String::as_str)
+    }
+
+    /// Adds the files of another check (the manifests of an estate, printed together).
+    pub fn extend(&mut self, other: Sources) {
+        self.files.extend(other.files);
     }
 }
 

@@ -9,6 +9,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use crate::diagnostics::Rule;
 
+use super::indent;
+
 /// One segment of a JSON pointer (RFC 6901) as the key it names: `~1` is `/`, `~0` is `~`.
 pub fn unescape_pointer(segment: &str) -> String {
     segment.replace("~1", "/").replace("~0", "~")
@@ -213,9 +215,17 @@ fn span(s: &saphyr_parser::Span) -> Span {
     }
 }
 
-fn syntax_error(error: ScanError) -> YamlError {
+fn syntax_error(error: ScanError, text: &str) -> YamlError {
     let at = pos(error.marker());
     let info = error.info();
+    if let Some(hint) = indent::hint(text, at) {
+        return YamlError {
+            rule: Rule::Yaml,
+            message: hint.message,
+            help: Some(hint.help),
+            span: hint.span,
+        };
+    }
     let help = if info.contains("tab") {
         "indent with spaces: YAML does not allow tabs for indentation"
     } else if info.contains("quoted") {
@@ -243,7 +253,7 @@ impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<Step<'a>, YamlError> {
         match self.parser.next_event() {
             Some(Ok(step)) => Ok(step),
-            Some(Err(error)) => Err(syntax_error(error)),
+            Some(Err(error)) => Err(syntax_error(error, self.text)),
             None => Err(YamlError {
                 rule: Rule::Yaml,
                 message: "unexpected end of the YAML stream".to_string(),

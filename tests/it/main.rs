@@ -3,12 +3,18 @@
 
 mod support;
 
+mod action;
 mod apply;
 mod audit;
 mod cli;
 mod client;
+mod credentials;
+mod estate;
+mod init;
+mod install;
 mod layers;
 mod plan;
 mod sandbox;
 mod target;
 mod validate;
+mod voice;

@@ -706,10 +706,11 @@ fn json_has_exactly_the_fields_of_the_product_example() {
     assert_eq!(unmanaged.len(), 1);
     assert_eq!(
         keys(&unmanaged[0]),
-        vec!["name", "id", "protected", "tags", "violations"]
+        vec!["name", "id", "protected", "owned", "tags", "violations"]
     );
     assert_eq!(unmanaged[0]["name"], "Shadow-IT");
     assert_eq!(unmanaged[0]["protected"], false);
+    assert_eq!(unmanaged[0]["owned"], false);
     let violations = unmanaged[0]["violations"].as_array().unwrap();
     assert_eq!(violations.len(), 2, "{violations:?}");
     for v in violations {

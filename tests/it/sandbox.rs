@@ -32,7 +32,7 @@ fn create_retrieve_modify_archive() {
     let sandbox = Sandbox::start(&["--region", "eu-west-1", "--account-id", "111122223333"]);
     let project = create(
         &sandbox,
-        json!({"name": "Fraud-Prod", "tags": {"Team": "Risk", "Legacy": "yes"}, "extra": 1}),
+        json!({"name": "Fraud-Prod", "tags": {"Team": "Risk", "Legacy": "yes"}}),
     );
     let id = project["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("proj_") && id.len() == 25, "{id}");
@@ -982,7 +982,8 @@ fn hostile_requests_get_json_4xx_and_the_server_keeps_serving() {
     .unwrap();
     assert_eq!(openai.status, 404);
     assert_eq!(openai.error_type(), "not_found_error");
-    // A percent-encoded id names the same project; an ignored unknown field changes nothing.
+    // A percent-encoded id names the same project; an unknown field is refused, and nothing of
+    // the request is done.
     let encoded: String = id.bytes().map(|b| format!("%{b:02X}")).collect();
     assert_eq!(
         sandbox
@@ -990,11 +991,15 @@ fn hostile_requests_get_json_4xx_and_the_server_keeps_serving() {
             .json()["id"],
         id.as_str()
     );
-    let modified = sandbox.post(
+    let refused = sandbox.post(
         &format!("/organization/projects/{id}"),
         &json!({"unknown": [1], "add_tags": {"T": "1"}}).to_string(),
     );
-    assert_eq!(modified.json()["tags"], json!({"T": "1"}));
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        sandbox.get(&format!("/organization/projects/{id}")).json()["tags"],
+        json!({})
+    );
     // Not HTTP at all, then a body cut short: the server survives both.
     let _ = sandbox.raw(b"\x00\x01GARBAGE\r\n\r\n");
     let _ = std::net::TcpStream::connect(sandbox.addr).and_then(|mut s| {
@@ -1135,5 +1140,108 @@ fn state_survives_kill_9_during_a_burst_of_writes() {
         "{} live, {} acknowledged",
         live.len(),
         acknowledged.len()
+    );
+}
+
+#[test]
+fn an_unknown_body_field_is_refused_naming_it_and_every_documented_one_is_accepted() {
+    let sandbox = Sandbox::start(&[]);
+    // Every field api.md documents, `geography` included (AWS says it ignores it).
+    let created = sandbox.post(
+        "/organization/projects",
+        &json!({"name": "Chatbot", "tags": {"Team": "x"}, "data_retention": {"mode": "inherit"}, "geography": "us"}).to_string(),
+    );
+    assert_eq!(
+        created.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let path = format!("/organization/projects/{id}");
+    let modified = sandbox.post(
+        &path,
+        &json!({"name": "Chatbot-Prod", "add_tags": {"Owner": "a"}, "remove_tag_keys": ["Team"], "data_retention": {"mode": "inherit"}}).to_string(),
+    );
+    assert_eq!(
+        modified.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&modified.body)
+    );
+    assert_eq!(modified.json()["tags"], json!({"Owner": "a"}));
+
+    // `tags` is a create field: sent to modify, it used to answer 200 and change nothing.
+    let reply = sandbox.post(&path, &json!({"tags": {"Owner": "b"}}).to_string());
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json(),
+        json!({"error": {
+            "message": "Unrecognized request argument supplied: tags. This operation takes name, add_tags, remove_tag_keys, data_retention.",
+            "type": "invalid_request_error", "param": null, "code": null}})
+    );
+    let reply = sandbox.post(
+        "/organization/projects",
+        &json!({"name": "X", "add_tags": {}, "owner": "me"}).to_string(),
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "Unrecognized request arguments supplied: add_tags, owner. This operation takes name, tags, data_retention, geography."
+    );
+    // Nothing of a refused request is done.
+    assert_eq!(sandbox.get(&path).json()["tags"], json!({"Owner": "a"}));
+    let names: Vec<Value> = sandbox.get("/organization/projects").json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("default"), json!("Chatbot-Prod")]);
+}
+
+/// The README's example of changing tags by hand (`curl -X POST … -d '{…}'` in its sandbox
+/// section), sent as written to an emulator seeded like the example: it works, and the plan
+/// shows the drift the README says it shows.
+#[test]
+fn the_readme_s_curl_example_changes_tags_by_hand() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = &readme[readme.find("<!-- section: sandbox -->").unwrap()..];
+    let command = &section[section.find("curl -s -X POST ").unwrap()..];
+    let url = command["curl -s -X POST ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let body = command[command.find("-d '").unwrap() + 4..]
+        .split('\'')
+        .next()
+        .unwrap();
+    let path = url
+        .strip_prefix("http://127.0.0.1:4010/v1")
+        .unwrap_or_else(|| panic!("{url}"));
+    let seed = root.join("examples/live.json").display().to_string();
+    let sandbox = Sandbox::start(&["--seed", &seed]);
+    let reply = sandbox.post(path, body);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.json()["tags"]["Owner"], "zoe");
+
+    let plan = crate::support::tagrec()
+        .current_dir(root)
+        .args(["plan", "-f", "examples/projects.yaml", "--color", "never"])
+        .args(["--endpoint", &sandbox.base_url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains(
+            "  ~ update \"CustomerChatbot-Prod\" (proj_5d5ykleja6cwpirysbb7)\n      + DataClassification = \"Internal\"           (from defaults)\n      ~ Owner = \"zoe\" -> \"alice\"\n"
+        ),
+        "{text}"
     );
 }

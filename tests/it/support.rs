@@ -29,14 +29,38 @@ pub const AMBIENT: &[&str] = &[
     "GITHUB_STEP_SUMMARY",
     "GITHUB_OUTPUT",
     "NO_COLOR",
+    "TAGREC_REGION",
+    "TAGREC_BILLING_ENDPOINT",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_SSO",
+    "AWS_ENDPOINT_URL_COST_EXPLORER",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
 ];
 
-/// `tagrec` as built by cargo for these tests, with none of the ambient variables.
+/// A path that is no file, for the AWS config files of a test that names none.
+pub const NO_AWS_FILE: &str = "/nonexistent/tagrec-tests/aws";
+
+/// `tagrec` as built by cargo for these tests, with none of the ambient variables, none of the
+/// developer's AWS config files, and the EC2 instance metadata off (tests never reach
+/// 169.254.169.254). A test sets what it needs.
 pub fn tagrec() -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("tagrec").expect("the tagrec binary is built");
     for name in AMBIENT {
         command.env_remove(name);
     }
+    command
+        .env("AWS_CONFIG_FILE", NO_AWS_FILE)
+        .env("AWS_SHARED_CREDENTIALS_FILE", NO_AWS_FILE)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     command
 }
 

@@ -367,8 +367,7 @@ fn missing_manifest() {
     let run = tagrec(dir.path(), &["validate", "-f", "nope.yaml"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stdout
-            .contains("error[file]: cannot read the manifest nope.yaml"),
+        run.stdout.contains("error[file]: no nope.yaml here\n"),
         "{}",
         run.stdout
     );

@@ -1,0 +1,263 @@
+//! Cost allocation tags as code: which keys the manifests use, where Billing stands on each, and
+//! activating (never deactivating) them, through the payer account's Cost Explorer.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use crate::api::auth::{self, AuthMode, AuthRequest, Credentials};
+use crate::api::chain::{Chain, ChainOptions, SigV4Source};
+use crate::api::cost_explorer::{self, Backfill, CostExplorer, KeyError};
+use crate::render::billing::{Activation, KeyFailure, KeyState, KeyStatus, NOT_SEEN_ADVICE};
+use crate::rules::{PROTECT_TAG, is_aws_key};
+
+use super::validate::Loaded;
+
+/// The command line's say on where Cost Explorer is and as whom.
+#[derive(Debug, Clone, Default)]
+pub struct BillingOptions {
+    /// `--billing-endpoint` (or TAGREC_BILLING_ENDPOINT, merged by clap).
+    pub endpoint: Option<String>,
+    /// `--profile`: the payer account's profile; wins over the manifests' `billing.profile`.
+    pub profile: Option<String>,
+}
+
+/// The keys of the manifests' effective tags (defaults and `ManagedBy` included; never
+/// `tagrec:protect` or `aws:` keys), each once, sorted.
+pub fn keys_of(manifests: &[Loaded]) -> Vec<String> {
+    manifests
+        .iter()
+        .flat_map(|l| &l.manifest.projects)
+        .flat_map(|p| p.tags.keys())
+        .filter(|k| k.as_str() != PROTECT_TAG && !is_aws_key(k))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Connects to the payer account's Cost Explorer: the endpoint first found (`--billing-endpoint`,
+/// AWS_ENDPOINT_URL_COST_EXPLORER, AWS_ENDPOINT_URL, AWS's), with SigV4 credentials from
+/// `--profile`, else the manifests' `billing:`, else the default chain; never the target's own.
+pub async fn connect(
+    manifests: &[Loaded],
+    options: &BillingOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<CostExplorer> {
+    let endpoint = options
+        .endpoint
+        .clone()
+        .or_else(|| env("AWS_ENDPOINT_URL_COST_EXPLORER"))
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .filter(|e| !e.trim().is_empty());
+    let endpoint = match endpoint {
+        Some(endpoint) => Some(crate::api::client::parse_endpoint(&endpoint)?),
+        None => None,
+    };
+    let billing = payer(manifests)?;
+    let profile = options.profile.clone().or(billing.profile);
+    let loopback = endpoint
+        .as_ref()
+        .is_some_and(crate::api::client::is_loopback);
+    let chain = Chain::new(ChainOptions {
+        profile: profile.clone(),
+        region: Some(cost_explorer::REGION.to_string()),
+        role_arn: billing.role_arn.clone(),
+        external_id: None,
+    })
+    .await;
+    let request = AuthRequest {
+        mode: AuthMode::Sigv4,
+        region: Some(cost_explorer::REGION),
+        sigv4_named: true,
+        ec2: !loopback,
+    };
+    let source = match auth::resolve(&request, &chain, env).await {
+        Ok(found) => match found.credentials {
+            Credentials::SigV4 { source, .. } => source,
+            other => bail!(
+                "Cost Explorer is called with SigV4 only, not {}",
+                other.describe()
+            ),
+        },
+        // An emulator on loopback takes any signature when it checks none.
+        Err(auth::AuthError::NoSigV4Credentials { .. }) if loopback => Arc::new(
+            SigV4Source::fixed("no credentials (an emulator)", "tagrec", "tagrec", None),
+        ),
+        Err(error) => return Err(error.into()),
+    };
+    tracing::debug!(
+        "Cost Explorer at {} with SigV4 credentials from {}",
+        endpoint
+            .as_ref()
+            .map_or("https://ce.us-east-1.amazonaws.com".to_string(), |e| e
+                .to_string()),
+        source.label()
+    );
+    Ok(CostExplorer::new(
+        endpoint.as_ref().map(|e| e.as_str().trim_end_matches('/')),
+        source,
+    ))
+}
+
+/// The manifests' `billing:` (one payer account): they must not name two.
+fn payer(manifests: &[Loaded]) -> anyhow::Result<crate::manifest::Billing> {
+    let mut named = manifests
+        .iter()
+        .map(|l| (&l.manifest.file, &l.manifest.billing))
+        .filter(|(_, b)| b.profile.is_some() || b.role_arn.is_some());
+    let Some((first_file, first)) = named.next() else {
+        return Ok(Default::default());
+    };
+    if let Some((file, _)) = named.find(|(_, b)| *b != first) {
+        bail!(
+            "{} and {} name different `billing:` accounts: billing and costs call one payer account; give the same `billing:` in every manifest, or --profile",
+            first_file.display(),
+            file.display()
+        );
+    }
+    Ok(first.clone())
+}
+
+/// Where Billing stands on each of `keys`: active, inactive, or not seen yet.
+pub async fn status(ce: &CostExplorer, keys: &[String]) -> anyhow::Result<Vec<KeyStatus>> {
+    let tags = ce.tags(keys).await?;
+    Ok(keys
+        .iter()
+        .map(|key| match tags.iter().find(|t| &t.key == key) {
+            Some(tag) => KeyStatus {
+                key: key.clone(),
+                status: if tag.active {
+                    KeyState::Active
+                } else {
+                    KeyState::Inactive
+                },
+                last_used: tag.last_used.clone(),
+            },
+            None => KeyStatus {
+                key: key.clone(),
+                status: KeyState::NotSeen,
+                last_used: None,
+            },
+        })
+        .collect())
+}
+
+/// Activates the keys not active yet (not-seen ones too: Billing may have seen them since, and it
+/// answers for each). Every refused key comes back with what to do about it.
+pub async fn activate(ce: &CostExplorer, statuses: &[KeyStatus]) -> anyhow::Result<Activation> {
+    let to_activate: Vec<String> = statuses
+        .iter()
+        .filter(|k| k.status != KeyState::Active)
+        .map(|k| k.key.clone())
+        .collect();
+    let already_active = statuses
+        .iter()
+        .filter(|k| k.status == KeyState::Active)
+        .map(|k| k.key.clone())
+        .collect();
+    let errors = if to_activate.is_empty() {
+        Vec::new()
+    } else {
+        ce.activate(&to_activate).await?
+    };
+    let failed: Vec<KeyFailure> = errors.into_iter().map(failure).collect();
+    let activated = to_activate
+        .into_iter()
+        .filter(|k| !failed.iter().any(|f| &f.key == k))
+        .collect();
+    Ok(Activation {
+        activated,
+        failed,
+        already_active,
+    })
+}
+
+fn failure(error: KeyError) -> KeyFailure {
+    let advice = match error.code.as_str() {
+        "TagKeysNotFoundException" => NOT_SEEN_ADVICE.to_string(),
+        _ => "check the key and run `tagrec billing activate` again".to_string(),
+    };
+    KeyFailure {
+        key: error.key,
+        code: error.code,
+        message: error.message,
+        advice,
+    }
+}
+
+/// Checks `YYYY-MM` for a backfill: a month at most 12 back, not in the future. Returns the
+/// timestamp Cost Explorer takes (`YYYY-MM-01T00:00:00Z`).
+pub fn backfill_from(month: &str, today: time::Date) -> anyhow::Result<String> {
+    let invalid = || {
+        anyhow::anyhow!(
+            "--from {month} is not a month: give YYYY-MM (e.g. {:04}-{:02})",
+            today.year(),
+            u8::from(today.month())
+        )
+    };
+    let (year, number) = month.split_once('-').ok_or_else(invalid)?;
+    let (year, number): (i32, u8) = (
+        year.parse().map_err(|_| invalid())?,
+        number.parse().map_err(|_| invalid())?,
+    );
+    if year < 1000 || month.len() != 7 {
+        return Err(invalid());
+    }
+    time::Month::try_from(number).map_err(|_| invalid())?;
+    let months = |y: i32, m: u8| y * 12 + i32::from(m) - 1;
+    let asked = months(year, number);
+    let now = months(today.year(), u8::from(today.month()));
+    if asked > now {
+        bail!("--from {month} is in the future: a backfill applies to past months");
+    }
+    if now - asked > 12 {
+        bail!(
+            "--from {month} is more than 12 months back: Billing backfills at most 12 months (from {} at the earliest)",
+            {
+                let earliest = now - 12;
+                format!("{:04}-{:02}", earliest / 12, earliest % 12 + 1)
+            }
+        );
+    }
+    Ok(format!("{year:04}-{number:02}-01T00:00:00Z"))
+}
+
+/// Requests a backfill from `from`, then lists every backfill so far.
+pub async fn backfill(
+    ce: &CostExplorer,
+    from: &str,
+) -> anyhow::Result<(Option<Backfill>, Vec<Backfill>)> {
+    let requested = ce.start_backfill(from).await?;
+    let history = ce.backfills().await?;
+    Ok((requested, history))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn backfill_months_are_checked_against_today() {
+        let today = date!(2026 - 12 - 05);
+        assert_eq!(
+            backfill_from("2026-03", today).unwrap(),
+            "2026-03-01T00:00:00Z"
+        );
+        assert_eq!(
+            backfill_from("2025-12", today).unwrap(),
+            "2025-12-01T00:00:00Z"
+        );
+        let far = backfill_from("2025-11", today).unwrap_err().to_string();
+        assert!(far.contains("more than 12 months back"), "{far}");
+        assert!(far.contains("2025-12"), "{far}");
+        let future = backfill_from("2027-01", today).unwrap_err().to_string();
+        assert!(future.contains("future"), "{future}");
+        for bad in ["2026-3", "2026-13", "march", "2026-03-01"] {
+            let error = backfill_from(bad, today).unwrap_err().to_string();
+            assert!(error.contains("is not a month"), "{bad}: {error}");
+        }
+    }
+}

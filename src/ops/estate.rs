@@ -1,0 +1,221 @@
+//! The estate: many manifests in one run (one per account and region). Which manifests `-f`
+//! names (repeatable, globs), which of them a change touched (`--changed-since`, as Atlantis's
+//! autoplan does), and running a use case on each, `--jobs` at a time, one manifest's failure
+//! never stopping another.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use futures_util::stream::{self, StreamExt};
+use serde_json::Value as Json;
+
+use crate::source::yaml;
+
+/// The manifests a run is about, in the order given (each glob's matches sorted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifests {
+    pub files: Vec<PathBuf>,
+    /// `-f` was a glob or was given more than once: results take the estate's forms (a section
+    /// per manifest, a combined summary), even when only one file matched.
+    pub estate: bool,
+}
+
+/// Expands `-f` values: a value with `*`, `?` or `[` is a glob and must match at least one file;
+/// any other is a path, kept even when it does not exist (reading it fails loudly later).
+pub fn resolve(patterns: &[String]) -> anyhow::Result<Manifests> {
+    let mut files = Vec::new();
+    let mut globbed = false;
+    for pattern in patterns {
+        if !pattern.contains(['*', '?', '[']) {
+            files.push(PathBuf::from(pattern));
+            continue;
+        }
+        globbed = true;
+        let matches =
+            glob::glob(pattern).with_context(|| format!("-f '{pattern}' is not a valid glob"))?;
+        let mut found: Vec<PathBuf> = Vec::new();
+        for entry in matches {
+            let path =
+                entry.with_context(|| format!("cannot read a file matched by -f '{pattern}'"))?;
+            if path.is_file() {
+                found.push(path);
+            }
+        }
+        if found.is_empty() {
+            bail!(
+                "-f '{pattern}' matches no file (quote the pattern so that tagrec, not the shell, expands it; `**` matches folders at any depth)"
+            );
+        }
+        found.sort();
+        files.extend(found);
+    }
+    let mut seen = BTreeSet::new();
+    files.retain(|f| seen.insert(lexical(f)));
+    Ok(Manifests {
+        estate: globbed || patterns.len() > 1,
+        files,
+    })
+}
+
+/// Runs `each` on every manifest, at most `jobs` at once, and returns the results in the
+/// manifests' order. What one manifest needs (its live list) is dropped when it finishes; only the
+/// results are kept.
+pub async fn for_each<T, F, Fut>(files: &[PathBuf], jobs: usize, each: F) -> Vec<T>
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: Future<Output = T>,
+{
+    stream::iter(files.iter().cloned().map(each))
+        .buffered(jobs.max(1))
+        .collect()
+        .await
+}
+
+/// The manifests whose inputs changed between `git merge-base REF HEAD` and the working tree: the
+/// manifest itself, its policy (and the files its `$ref`s name), its sandbox seed and costs file.
+/// A manifest that cannot be read is kept: it should fail loudly, not be skipped.
+pub fn changed_since(files: &[PathBuf], reference: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let top = git(&["rev-parse", "--show-toplevel"], Path::new("."))
+        .context("--changed-since needs a git repository")?;
+    let top = PathBuf::from(top.trim());
+    let base = git(&["merge-base", reference, "HEAD"], Path::new(".")).with_context(|| {
+        format!("--changed-since {reference}: no common ancestor of {reference} and HEAD (fetch it first, e.g. `git fetch origin {reference}`)")
+    })?;
+    let changed = git(&["diff", "--name-only", base.trim()], &top)?;
+    let untracked = git(&["ls-files", "--others", "--exclude-standard"], &top)?;
+    let changed: BTreeSet<PathBuf> = changed
+        .lines()
+        .chain(untracked.lines())
+        .filter(|l| !l.is_empty())
+        .map(|l| lexical(&top.join(l)))
+        .collect();
+    Ok(files
+        .iter()
+        .filter(|file| match inputs(file) {
+            Some(inputs) => inputs.iter().any(|input| changed.contains(input)),
+            None => true,
+        })
+        .cloned()
+        .collect())
+}
+
+fn git(args: &[&str], dir: &Path) -> anyhow::Result<String> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .context("cannot run git (is it installed?)")?;
+    if !output.status.success() {
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The files a manifest's result depends on, absolute and without `.`/`..`; `None` when the
+/// manifest cannot be read as YAML.
+fn inputs(manifest: &Path) -> Option<BTreeSet<PathBuf>> {
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let (root, errors) = yaml::parse(&text);
+    if !errors.is_empty() {
+        return None;
+    }
+    let doc = root?.to_json();
+    let folder = manifest.parent().unwrap_or(Path::new(""));
+    let mut files = BTreeSet::from([lexical(manifest)]);
+    let mut add = |value: Option<&Json>| -> Option<PathBuf> {
+        let path = lexical(&folder.join(value?.as_str()?));
+        files.insert(path.clone());
+        Some(path)
+    };
+    add(doc.pointer("/target/sandbox/seed"));
+    add(doc.pointer("/target/sandbox/costs"));
+    if let Some(policy) = add(doc.get("policy")) {
+        policy_refs(&policy, &mut files);
+    }
+    Some(files)
+}
+
+/// The files a policy's `$ref`s name, followed through the files they name in turn.
+fn policy_refs(policy: &Path, files: &mut BTreeSet<PathBuf>) {
+    let Ok(text) = std::fs::read_to_string(policy) else {
+        return;
+    };
+    let (Some(root), _) = yaml::parse(&text) else {
+        return;
+    };
+    let mut refs = Vec::new();
+    collect_refs(&root.to_json(), &mut refs);
+    let folder = policy.parent().unwrap_or(Path::new(""));
+    for reference in refs {
+        let file = reference.split('#').next().unwrap_or_default();
+        if file.is_empty() || file.contains("://") {
+            continue;
+        }
+        let path = lexical(&folder.join(file));
+        if files.insert(path.clone()) {
+            policy_refs(&path, files);
+        }
+    }
+}
+
+fn collect_refs(value: &Json, out: &mut Vec<String>) {
+    match value {
+        Json::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("$ref", Json::String(reference)) => out.push(reference.clone()),
+                    _ => collect_refs(value, out),
+                }
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
+        _ => {}
+    }
+}
+
+/// An absolute path without `.` and `..`, computed without touching the file system (the file
+/// may have been deleted by the change).
+fn lexical(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_are_found_at_any_depth_but_not_local_ones() {
+        let doc = serde_json::json!({"properties": {"a": {"$ref": "common.yaml#/$defs/x"},
+            "b": [{"$ref": "#/$defs/y"}, {"$ref": "https://example.com/s.json"}]}});
+        let mut refs = Vec::new();
+        collect_refs(&doc, &mut refs);
+        assert_eq!(
+            refs,
+            [
+                "common.yaml#/$defs/x",
+                "#/$defs/y",
+                "https://example.com/s.json"
+            ]
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! Printers of an estate: the list of manifests (for a CI matrix), and the frame around each
+//! manifest's own result when a run covers several.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+fn names(files: &[PathBuf]) -> Vec<String> {
+    files.iter().map(|f| f.display().to_string()).collect()
+}
+
+/// One manifest per line.
+pub fn manifests_text(files: &[PathBuf]) -> String {
+    names(files).into_iter().map(|name| name + "\n").collect()
+}
+
+/// `{"manifests": ["FILE", ...]}`.
+pub fn manifests_json(files: &[PathBuf]) -> String {
+    let mut out =
+        serde_json::to_string_pretty(&json!({"manifests": names(files)})).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// `{"include": [{"manifest": "FILE"}, ...]}` on one line, as `$GITHUB_OUTPUT` wants it for
+/// `strategy.matrix: ${{ fromJSON(...) }}`.
+pub fn github_matrix(files: &[PathBuf]) -> String {
+    let include: Vec<_> = names(files)
+        .into_iter()
+        .map(|manifest| json!({"manifest": manifest}))
+        .collect();
+    format!("{}\n", json!({"include": include}))
+}
+
+/// One manifest's part of an estate's text: its file, its target when known, and its result.
+pub struct Section {
+    pub manifest: String,
+    pub target: Option<String>,
+    pub body: String,
+}
+
+/// Each manifest under a header line `== FILE (target) ==`, then the estate's summary line.
+pub fn text(sections: &[Section], summary: &str) -> String {
+    let mut out = String::new();
+    for section in sections {
+        match &section.target {
+            Some(target) => out.push_str(&format!("== {} ({target}) ==\n", section.manifest)),
+            None => out.push_str(&format!("== {} ==\n", section.manifest)),
+        }
+        out.push_str(&section.body);
+        if !section.body.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.push_str(summary);
+    out.push('\n');
+    out
+}
+
+/// One manifest's part of an estate's JSON.
+pub enum Entry {
+    /// The command's own 0.1 JSON for this manifest.
+    Done(serde_json::Value),
+    /// The manifest failed: why, and what the command still has to show (validate's problems).
+    Failed {
+        error: String,
+        result: Option<serde_json::Value>,
+    },
+}
+
+/// `{"format_version": "1", "manifests": [{"manifest", "ok", "<command>": …} | {"manifest", "ok":
+/// false, "error"}], "summary": {"manifests", "failed", …}}`.
+pub fn json(command: &str, entries: Vec<(String, Entry)>, summary: serde_json::Value) -> String {
+    let manifests: Vec<serde_json::Value> = entries
+        .into_iter()
+        .map(|(manifest, entry)| match entry {
+            Entry::Done(result) => json!({"manifest": manifest, "ok": true, command: result}),
+            Entry::Failed { error, result } => {
+                let mut item = json!({"manifest": manifest, "ok": false, "error": error});
+                if let Some(result) = result {
+                    item[command] = result;
+                }
+                item
+            }
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&json!({
+        "format_version": "1",
+        "manifests": manifests,
+        "summary": summary,
+    }))
+    .unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// One manifest's part of an estate's markdown: a line, and a body when it has something to show.
+pub struct MarkdownSection {
+    pub manifest: String,
+    pub target: Option<String>,
+    pub headline: String,
+    pub body: Option<String>,
+}
+
+/// One comment for the whole estate: a section per manifest that has something to show, one line
+/// for each that has not, within `limit` characters (what does not fit is named).
+pub fn markdown(title: &str, summary: &str, sections: &[MarkdownSection], limit: usize) -> String {
+    let name = |s: &MarkdownSection| match &s.target {
+        Some(target) => format!(
+            "`{}` ({})",
+            crate::render::markdown_text(&s.manifest),
+            crate::render::markdown_text(target)
+        ),
+        None => format!("`{}`", crate::render::markdown_text(&s.manifest)),
+    };
+    let mut out = format!("### {title}\n\n**{summary}**\n\n");
+    let mut quiet = String::new();
+    let mut cut = Vec::new();
+    for section in sections {
+        match &section.body {
+            None => quiet.push_str(&format!("- {}: {}\n", name(section), section.headline)),
+            Some(body) => {
+                let part = format!(
+                    "#### {}\n\n{}\n\n{}\n\n",
+                    name(section),
+                    section.headline,
+                    body
+                );
+                // Room is kept for the one-line manifests and the note on what was cut.
+                if out.len() + part.len() + quiet.len() + 2_000 > limit {
+                    cut.push(section.manifest.clone());
+                } else {
+                    out.push_str(&part);
+                }
+            }
+        }
+    }
+    if !quiet.is_empty() {
+        out.push_str(&quiet);
+        out.push('\n');
+    }
+    if !cut.is_empty() {
+        let names: Vec<String> = cut.iter().map(|m| format!("`{m}`")).collect();
+        let mut note = format!(
+            "_Cut to stay within {limit} characters: the details of {} manifest{} ({}); see the job log._\n",
+            cut.len(),
+            if cut.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        );
+        if out.len() + note.len() > limit {
+            note = format!(
+                "_Cut: the details of {} manifests; see the job log._\n",
+                cut.len()
+            );
+        }
+        out.push_str(&note);
+    }
+    out
+}
