@@ -247,6 +247,20 @@ mod tests {
     }
 
     #[test]
+    fn forced_credentials_are_repeated_in_the_apply_hint() {
+        let options = ConnectOptions {
+            auth: AuthMode::Sigv4,
+            profile: Some("ci role".into()),
+            ..ConnectOptions::default()
+        };
+        assert_eq!(
+            credential_flags(&options),
+            " --auth sigv4 --profile 'ci role'"
+        );
+        assert_eq!(credential_flags(&ConnectOptions::default()), "");
+    }
+
+    #[test]
     fn shell_words_are_quoted_only_when_needed() {
         assert_eq!(shell_word("plans/plan.json"), "plans/plan.json");
         assert_eq!(shell_word("my plan.json"), "'my plan.json'");
