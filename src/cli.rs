@@ -357,7 +357,8 @@ pub struct PlanArgs {
     pub manifest: ManifestArg,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Write the plan (JSON) to this file, for `tagrec apply FILE`
+    /// Write the plan (JSON) to this file, for `tagrec apply FILE` (`-` for stdout: the plan for
+    /// people then goes to stderr)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// How to print the plan
@@ -381,11 +382,14 @@ pub enum ApplyFormat {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    #[command(flatten)]
-    pub manifest: ManifestArg,
+    /// The manifest (YAML) that declares the projects, their tags and the target account
+    /// [default: projects.yaml]; with PLANFILE, the manifest the plan records is used
+    #[arg(short = 'f', long = "manifest", value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// A plan written by `tagrec plan --out`; executed exactly, after a stale check
+    /// A plan written by `tagrec plan --out`; executed exactly, against the manifest and target
+    /// it records, after a stale check
     pub planfile: Option<PathBuf>,
     /// Do not ask for confirmation
     #[arg(long)]
@@ -402,10 +406,26 @@ pub struct ApplyArgs {
     /// How to report the results
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
     pub format: ApplyFormat,
+    /// How long to keep trying: changes that failed in a way that may heal (throttling, server
+    /// errors, lost answers) are re-planned and run again, pass after pass, until then
+    /// (e.g. 90s, 10m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
     /// The longest wait for a write to show in the list (lists may lag writes), in four steps;
     /// for tests of an emulator whose lists never catch up
     #[arg(long, hide = true, value_name = "MS", default_value_t = 2000)]
     pub settle_ms: u64,
+}
+
+/// `90s`, `10m`, `1h`, `1h 30m`: a positive duration in the units people write.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(duration) if duration.is_zero() => Err("the timeout must be more than 0s".into()),
+        Ok(duration) => Ok(duration),
+        Err(e) => Err(format!(
+            "{e}: write a duration with its unit, like 90s, 10m or 1h"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@ use std::fmt::Display;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anstream::{AutoStream, ColorChoice};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -175,6 +176,7 @@ impl Shell {
         Progress {
             shell: self.clone(),
             bar,
+            stopped: AtomicBool::new(false),
             lines: Mutex::new(()),
         }
     }
@@ -184,37 +186,79 @@ impl Shell {
 pub struct Progress {
     shell: Shell,
     bar: Option<ProgressBar>,
+    /// Set by `stop`: the bar stays where it was, and what follows is printed as lines.
+    stopped: AtomicBool,
     lines: Mutex<()>,
 }
 
 impl Progress {
+    fn live_bar(&self) -> Option<&ProgressBar> {
+        self.bar
+            .as_ref()
+            .filter(|_| !self.stopped.load(Ordering::SeqCst))
+    }
+
+    fn line(&self, line: &str) {
+        let _guard = self.lines.lock();
+        self.shell.status(line);
+    }
+
     /// One item finished; `line` says how. On a bar only items that did not go well get a line.
     pub fn finished(&self, line: &str, well: bool) {
-        match &self.bar {
+        match self.live_bar() {
             Some(bar) => {
                 bar.inc(1);
                 if !well {
                     bar.println(line);
                 }
             }
-            None => {
-                let _guard = self.lines.lock();
-                self.shell.status(line);
-            }
+            None => self.line(line),
+        }
+    }
+
+    /// A line above the bar (or a plain line), the bar left as it is.
+    pub fn note(&self, line: &str) {
+        match self.live_bar() {
+            Some(bar) => bar.println(line),
+            None => self.line(line),
         }
     }
 
     /// A new phase of the work (`verifying`).
     pub fn phase(&self, bar_message: &'static str, line: &str) {
-        match &self.bar {
+        match self.live_bar() {
             Some(bar) => bar.set_message(bar_message),
-            None => self.shell.status(line),
+            None => self.line(line),
         }
     }
 
-    /// Removes the bar; later lines print below where it was.
+    /// The work starts over on `total` items (a new pass), after `line`.
+    pub fn restart(&self, total: u64, bar_message: String, line: &str) {
+        match self.live_bar() {
+            Some(bar) => {
+                bar.println(line);
+                bar.set_length(total);
+                bar.set_position(0);
+                bar.set_message(bar_message);
+            }
+            None => self.line(line),
+        }
+    }
+
+    /// Stops the bar where it is (Ctrl-C): it no longer moves, and later events are lines.
+    pub fn stop(&self) {
+        if let Some(bar) = &self.bar
+            && !self.stopped.swap(true, Ordering::SeqCst)
+        {
+            bar.abandon();
+            // The bar stays drawn where it stopped; what follows starts on the next line.
+            self.shell.eprint("\n");
+        }
+    }
+
+    /// Removes the bar (unless stopped, when it stays); later lines print below where it was.
     pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
+        if let Some(bar) = self.live_bar() {
             bar.finish_and_clear();
         }
     }

@@ -1,7 +1,8 @@
 //! Creates without duplicates. The API has no idempotency key and names need not be unique, so a
 //! create whose answer is lost is never simply sent again: tagrec lists, and adopts the project if
 //! it was made (a new id with that name, unknown before this run); only when none shows up within
-//! the settle window does it create again.
+//! the settle window does it create again. A create that still fails is re-planned by the next
+//! pass, which adopts the project the same way (`replan`).
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use rand::Rng;
 
 use crate::api::{ApiError, Certainty, CreateProject, LiveProject, ModifyProject};
 
-use super::Context;
+use super::{Context, Failure, may_heal};
 
 /// Attempts of one create, counting re-sends after "not done" answers (429, refused connection)
 /// and after lost answers whose project never showed up.
@@ -20,7 +21,7 @@ pub struct Created {
     pub note: Option<String>,
 }
 
-pub async fn create(ctx: &Context, request: &CreateProject) -> Result<Created, String> {
+pub(crate) async fn create(ctx: &Context, request: &CreateProject) -> Result<Created, Failure> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -37,7 +38,7 @@ pub async fn create(ctx: &Context, request: &CreateProject) -> Result<Created, S
         match error.certainty() {
             Certainty::NotDone => {
                 if !retryable(&error) || attempt >= MAX_ATTEMPTS {
-                    return Err(error.to_string());
+                    return Err(Failure::of(&error));
                 }
                 tokio::time::sleep(backoff(attempt, &error)).await;
             }
@@ -47,15 +48,24 @@ pub async fn create(ctx: &Context, request: &CreateProject) -> Result<Created, S
                     tokio::time::sleep(backoff(attempt, &error)).await;
                 }
                 Ok(None) => {
-                    return Err(format!(
-                        "{error}; after {attempt} attempts no project named \"{}\" was found",
-                        request.name
-                    ));
+                    return Err(Failure {
+                        message: format!(
+                            "{error}; after {attempt} attempts no project named \"{}\" was found",
+                            request.name
+                        ),
+                        again: true,
+                        id: None,
+                    });
                 }
                 Err(list_error) => {
-                    return Err(format!(
-                        "the create may or may not have happened ({error}), and listing to find out failed ({list_error}); run apply again: it adopts the project if it exists"
-                    ));
+                    // The next pass lists again and adopts the project if it exists.
+                    return Err(Failure {
+                        message: format!(
+                            "the create may or may not have happened ({error}), and listing to find out failed ({list_error})"
+                        ),
+                        again: may_heal(&list_error),
+                        id: None,
+                    });
                 }
             },
         }
@@ -131,7 +141,7 @@ async fn adopt(
     ctx: &Context,
     request: &CreateProject,
     project: LiveProject,
-) -> Result<Created, String> {
+) -> Result<Created, Failure> {
     let mut fix = ModifyProject::default();
     for (k, v) in &request.tags {
         if project.tags.get(k) != Some(v) {
@@ -142,10 +152,15 @@ async fn adopt(
         ctx.api
             .modify(&project.id, &fix)
             .await
-            .map_err(|e| format!("adopted {} but could not set its tags: {e}", project.id))?;
+            .map_err(|e| Failure {
+                message: format!("adopted {} but could not set its tags: {e}", project.id),
+                again: may_heal(&e),
+                // The project is this run's now: the next pass finishes its tags, never creates.
+                id: Some(project.id.clone()),
+            })?;
     }
     Ok(Created {
         id: project.id,
-        note: Some("adopted: its create answer was lost, the project was found by name".into()),
+        note: Some(super::ADOPTED.into()),
     })
 }

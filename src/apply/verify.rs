@@ -57,7 +57,7 @@ pub async fn verify(
         .collect()
 }
 
-fn mismatch(
+pub(crate) fn mismatch(
     change: &Change,
     result: &ChangeResult,
     by_id: &HashMap<&str, &LiveProject>,

@@ -1,4 +1,7 @@
-//! `tagrec plan`: load and check the manifest, read the live projects, plan, print.
+//! `tagrec plan`: load and check the manifest, read the live projects, plan, print; with
+//! `--out FILE` save the plan for `tagrec apply FILE` (`--out -`: the plan JSON on stdout).
+
+use std::path::Path;
 
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::ops;
@@ -9,36 +12,50 @@ pub async fn run(shell: &Shell, args: PlanArgs) -> anyhow::Result<Exit> {
     let Some(loaded) = super::load(shell, &args.manifest.manifest) else {
         return Ok(Exit::Failure);
     };
-    let prepared = ops::plan::prepare(
-        &loaded,
-        &super::connect_options(&args.target),
-        &args.targets,
-    )
-    .await?;
+    let connect = super::connect_options(&args.target);
+    let prepared = ops::plan::prepare(&loaded, &connect, &args.targets).await?;
     let plan = &prepared.plan;
-    shell.print(&match args.format {
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
+    let shown = match args.format {
         PlanFormat::Text => render::plan::text(plan),
         PlanFormat::Json => render::plan::json(plan),
         PlanFormat::Markdown => render::plan::markdown(plan),
-    });
+    };
+    // With `--out -` stdout carries the plan file alone; the plan for people goes to stderr.
+    match (to_stdout, args.format) {
+        (false, _) => shell.print(&shown),
+        (true, PlanFormat::Json) => {}
+        (true, _) => shell.eprint(&shown),
+    }
     shell.append_step_summary(&render::plan::markdown(plan))?;
     if !prepared.errors.is_empty() {
         super::report_plan_errors(shell, &prepared.errors);
         if let Some(out) = &args.out {
-            shell.status(format!(
-                "no plan written to {}: the plan has errors",
-                out.display()
-            ));
+            let place = if to_stdout {
+                "stdout".to_string()
+            } else {
+                out.display().to_string()
+            };
+            shell.status(format!("no plan written to {place}: the plan has errors"));
         }
         return Ok(Exit::Failure);
     }
-    if let Some(out) = &args.out {
-        ops::plan::save(plan, out)?;
-        shell.status(format!(
-            "Saved the plan to {}: run `tagrec apply {}` to make exactly these changes.",
-            out.display(),
-            out.display()
-        ));
+    match &args.out {
+        Some(_) if to_stdout => {
+            shell.print(&render::plan::json(plan));
+            shell.status(
+                "Wrote the plan to stdout: save it to a file, then `tagrec apply FILE` makes exactly these changes.",
+            );
+        }
+        Some(out) => {
+            ops::plan::save(plan, out)?;
+            shell.status(format!(
+                "Saved the plan to {}: run `{}` to make exactly these changes.",
+                out.display(),
+                ops::plan::apply_command(out, plan, &connect)
+            ));
+        }
+        None => {}
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Exit::Changes

@@ -1,16 +1,19 @@
 //! Planning against a live account: connect to the manifest's target, list every project, and
 //! run the planner with the policy applied to the projects the manifest does not declare.
+//! `--target` names are checked before anything is shown, with the nearest names suggested.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use anyhow::Context as _;
 
 use crate::api::LiveProject;
+use crate::api::auth::AuthMode;
 use crate::files::write_atomically;
-use crate::plan::{FORMAT_VERSION, Plan, PlanError, PlanOptions, plan};
+use crate::plan::{Action, FORMAT_VERSION, Plan, PlanError, PlanOptions, plan};
 use crate::policy::Violation;
 use crate::render;
+use crate::rules::OWNER_TAG;
 
 use super::connect::{ConnectOptions, Connection, connect};
 use super::validate::Loaded;
@@ -38,9 +41,20 @@ pub async fn prepare(
     options: &ConnectOptions,
     targets: &[String],
 ) -> anyhow::Result<Prepared> {
-    let manifest = &loaded.manifest;
-    let connection = connect(options, manifest).await?;
+    let connection = connect(options, &loaded.manifest).await?;
     let live = list_live(&connection).await?;
+    plan_live(loaded, connection, live, targets)
+}
+
+/// Plans against projects already listed. A `--target` that names nothing is an error here,
+/// before any plan is shown, with the nearest names the manifest and the account have.
+pub fn plan_live(
+    loaded: &Loaded,
+    connection: Connection,
+    live: Vec<LiveProject>,
+    targets: &[String],
+) -> anyhow::Result<Prepared> {
+    let manifest = &loaded.manifest;
     tracing::debug!(
         "{} projects in the account (archived and default included)",
         live.len()
@@ -63,6 +77,25 @@ pub async fn prepare(
             violations: &violations,
         },
     );
+    let unknown: Vec<&String> = planned
+        .errors
+        .iter()
+        .filter_map(|e| match e {
+            PlanError::UnknownTarget(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    if !unknown.is_empty() {
+        let candidates = target_candidates(loaded, &live);
+        let lines: Vec<String> = unknown
+            .iter()
+            .map(|t| unknown_target(t, &candidates))
+            .collect();
+        anyhow::bail!(
+            "{}\n(--target takes one name; for several projects, repeat it: --target A --target B)",
+            lines.join("\n")
+        );
+    }
     let plan = Plan {
         format_version: FORMAT_VERSION.to_string(),
         tagrec_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -93,8 +126,144 @@ pub async fn list_live(connection: &Connection) -> anyhow::Result<Vec<LiveProjec
     })
 }
 
+/// The names a `--target` may take: the manifest's projects, and the live projects it could
+/// archive (owned, with `prune`).
+fn target_candidates(loaded: &Loaded, live: &[LiveProject]) -> BTreeSet<String> {
+    let manifest = &loaded.manifest;
+    let mut names: BTreeSet<String> = manifest.projects.iter().map(|p| p.name.clone()).collect();
+    if manifest.prune
+        && let Some(owner) = manifest.owner.as_deref()
+    {
+        names.extend(
+            live.iter()
+                .filter(|p| {
+                    p.is_active() && p.tags.get(OWNER_TAG).map(String::as_str) == Some(owner)
+                })
+                .map(|p| p.name.clone()),
+        );
+    }
+    names
+}
+
+/// `--target "gadget-search" matches no project …: did you mean `Gadget-Search`?`
+fn unknown_target(target: &str, candidates: &BTreeSet<String>) -> String {
+    let mut message = format!(
+        "--target \"{target}\" matches no project of the manifest and no project to archive"
+    );
+    let near = nearest(target, candidates);
+    match near.as_slice() {
+        [] => {}
+        [one] => message.push_str(&format!(": did you mean `{one}`?")),
+        many => {
+            let quoted: Vec<String> = many.iter().map(|n| format!("`{n}`")).collect();
+            message.push_str(&format!(": did you mean one of {}?", quoted.join(", ")));
+        }
+    }
+    message
+}
+
+/// Up to three names close to `target`: the same but for case first, then by edit distance
+/// (case ignored), closest first.
+pub fn nearest<'a>(target: &str, candidates: &'a BTreeSet<String>) -> Vec<&'a str> {
+    let wanted = target.to_lowercase();
+    let same_case_aside: Vec<&str> = candidates
+        .iter()
+        .filter(|c| c.to_lowercase() == wanted)
+        .map(String::as_str)
+        .collect();
+    if !same_case_aside.is_empty() {
+        return same_case_aside;
+    }
+    let mut scored: Vec<(f64, &str)> = candidates
+        .iter()
+        .map(|c| {
+            let score = strsim::normalized_damerau_levenshtein(&wanted, &c.to_lowercase());
+            (score, c.as_str())
+        })
+        .filter(|(score, _)| *score >= 0.6)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, c)| c).collect()
+}
+
+/// The command that applies a plan saved to `out`, as typed from the folder plan ran in: apply
+/// finds the manifest and the target in the plan itself.
+pub fn apply_command(out: &Path, plan: &Plan, options: &ConnectOptions) -> String {
+    let mut command = format!("tagrec apply {}", shell_word(&out.display().to_string()));
+    if plan.changes.iter().any(|c| c.action == Action::Archive) {
+        command.push_str(" --allow-archive");
+    }
+    command.push_str(&credential_flags(options));
+    command
+}
+
+/// `--auth X` and `--profile P` when they were given: credentials are not recorded in a plan.
+pub fn credential_flags(options: &ConnectOptions) -> String {
+    let mut flags = String::from(match options.auth {
+        AuthMode::Auto => "",
+        AuthMode::Bearer => " --auth bearer",
+        AuthMode::Sigv4 => " --auth sigv4",
+    });
+    if let Some(profile) = &options.profile {
+        flags.push_str(&format!(" --profile {}", shell_word(profile)));
+    }
+    flags
+}
+
+/// A word as a POSIX shell reads it back: as is when it is plain, else in single quotes.
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./-:=@+,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// Saves a plan for `tagrec apply FILE`: the JSON form, written atomically.
 pub fn save(plan: &Plan, path: &Path) -> anyhow::Result<()> {
     write_atomically(path, render::plan::json(plan).as_bytes())
         .with_context(|| format!("could not write the plan to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn nearest_names_ignore_case_then_tolerate_typos() {
+        let c = names(&["Gadget-Search", "Fraud-Prod", "Search-Prod"]);
+        assert_eq!(nearest("gadget-search", &c), vec!["Gadget-Search"]);
+        assert_eq!(nearest("Gadgte-Serch", &c), vec!["Gadget-Search"]);
+        assert_eq!(nearest("Fraud-Prd", &c), vec!["Fraud-Prod"]);
+        assert!(nearest("completely-else", &c).is_empty());
+    }
+
+    #[test]
+    fn forced_credentials_are_repeated_in_the_apply_hint() {
+        let options = ConnectOptions {
+            auth: AuthMode::Sigv4,
+            profile: Some("ci role".into()),
+            ..ConnectOptions::default()
+        };
+        assert_eq!(
+            credential_flags(&options),
+            " --auth sigv4 --profile 'ci role'"
+        );
+        assert_eq!(credential_flags(&ConnectOptions::default()), "");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("plans/plan.json"), "plans/plan.json");
+        assert_eq!(shell_word("my plan.json"), "'my plan.json'");
+        assert_eq!(shell_word("it's.json"), "'it'\\''s.json'");
+    }
 }

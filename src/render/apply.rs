@@ -30,6 +30,26 @@ pub fn result_line(r: &ChangeResult) -> String {
     }
 }
 
+/// `update "B" (proj_y) is not done yet: …; it is tried again in the next pass`.
+pub fn unfinished_line(r: &ChangeResult) -> String {
+    let id =
+        r.id.as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default();
+    format!(
+        "{} \"{}\"{id} is not done yet: {}; it is tried again in the next pass",
+        r.action.as_str(),
+        r.name,
+        r.error.as_deref().unwrap_or("")
+    )
+}
+
+/// `pass 2: 3 changes left`.
+pub fn pass_line(number: usize, left: usize) -> String {
+    let changes = if left == 1 { "change" } else { "changes" };
+    format!("pass {number}: {left} {changes} left")
+}
+
 /// The changes that did not go through, then the summary line and what to do next.
 pub fn text(report: &ApplyReport) -> String {
     let mut out = String::new();
@@ -57,8 +77,16 @@ pub fn text(report: &ApplyReport) -> String {
         "\n{head}: {} done, {} failed, {} skipped.\n",
         s.done, s.failed, s.skipped
     ));
-    if report.interrupted || s.failed > 0 {
+    if report.interrupted {
         out.push_str("Run apply again to finish: it plans from the live state, and adopts projects whose create answer was lost.\n");
+    } else if let Some(timeout) = report.timed_out {
+        out.push_str(&format!(
+            "The --timeout of {} passed before every change was done ({} passes): run apply again to finish, or give it a longer --timeout.\n",
+            humantime::format_duration(timeout),
+            report.passes
+        ));
+    } else if s.failed > 0 {
+        out.push_str("These failures will not go away by trying again: fix what each one says, then run apply again.\n");
     }
     out
 }

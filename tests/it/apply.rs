@@ -7,7 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::{Account, both, collect, project, stderr, stdout, tagrec_path, wait_for};
+use crate::support::{
+    Account, assert_exit, both, collect, project, stderr, stdout, tagrec, tagrec_path, wait_for,
+};
 
 const KEY: &str = "test-key";
 const READ_ONLY_KEY: &str = "long-term-key";
@@ -200,6 +202,56 @@ fn a_saved_plan_whose_projects_changed_is_refused_and_nothing_is_written() {
         !by_name(&account.active(), "Old-Experiment").is_empty(),
         "the archive of a stale plan happened"
     );
+
+    // It says how to plan again, exactly: those two commands, pasted, finish the job.
+    let plan_again = between(&message, "Plan again: `", "`");
+    let apply_again = between(&message, "`, then `", "`");
+    assert_eq!(
+        plan_again,
+        format!(
+            "tagrec plan -f projects.yaml --endpoint {} --out plan.json",
+            account.sandbox.base_url
+        )
+    );
+    assert_eq!(apply_again, "tagrec apply plan.json --allow-archive");
+    assert_exit(&pasted(&account, &account.path(""), &plan_again), 0);
+    let applied = pasted(&account, &account.path(""), &apply_again);
+    assert_exit(&applied, 0);
+    assert_eq!(
+        account.project("proj_fix00000000000000001")["tags"],
+        json!({"Team": "billing", "ManagedBy": OWNER})
+    );
+}
+
+/// The text between `start` and the next `end` after it.
+fn between(text: &str, start: &str, end: &str) -> String {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in:\n{text}"))
+        + start.len();
+    let len = text[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("no {end:?} after {start:?} in:\n{text}"));
+    text[from..from + len].to_string()
+}
+
+/// Runs a command line that tagrec printed, as a user pasting it in `dir` would (with the key in
+/// the environment, and this build as `tagrec`).
+fn pasted(account: &Account, dir: &std::path::Path, line: &str) -> Output {
+    let line = line
+        .strip_prefix("tagrec ")
+        .unwrap_or_else(|| panic!("not a tagrec command: {line}"));
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$TAGREC\" {line}"))
+        .env("TAGREC", tagrec_path())
+        .env("TAGREC_API_KEY", KEY)
+        .env("NO_COLOR", "1")
+        .env_remove("TAGREC_ENDPOINT")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("sh runs in {}: {e}", account.ws.root().display()))
 }
 
 #[test]
@@ -414,6 +466,21 @@ fn an_interrupted_apply_exits_130_and_the_next_one_finishes_without_duplicates()
         first.len() < 300,
         "all 300 were created before the interrupt"
     );
+    // Each change it did not start is reported once (in the report), not also by the progress.
+    let everything = format!("{out}{}", stderr(&output));
+    assert!(
+        everything.contains("interrupted before it started"),
+        "{}",
+        both(&output)
+    );
+    for i in 0..300 {
+        let line = format!("skipped create \"Bulk-{i:03}\"");
+        assert!(
+            everything.matches(&line).count() <= 1,
+            "{line} reported twice:\n{}",
+            both(&output)
+        );
+    }
     let done: usize = out
         .split("Apply interrupted: ")
         .nth(1)
@@ -680,9 +747,7 @@ fn a_second_ctrl_c_stops_at_once_and_the_next_apply_finishes() {
     });
     interrupt(child.id());
     wait_for("the first interrupt's warning", || {
-        err.lock()
-            .unwrap()
-            .contains("interrupted: no new change starts")
+        err.lock().unwrap().contains("interrupted: no new change")
     });
     interrupt(child.id());
     let status = child.wait().expect("tagrec ends");
@@ -729,8 +794,8 @@ fn interrupt(pid: u32) {
 
 #[test]
 fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag() {
-    // The list lags far longer than tagrec's settle window (shortened to 200 ms for the test):
-    // verification never sees the write.
+    // The list lags far longer than tagrec's settle window (shortened to 200 ms for the test)
+    // and than its --timeout: verification never sees the write, pass after pass.
     let account = start(&small_seed(), &["--list-lag-ms", "60000"]);
     account.ws.write("projects.yaml", SMALL_MANIFEST);
     let output = account.run(
@@ -740,6 +805,8 @@ fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag(
             "--auto-approve",
             "--settle-ms",
             "200",
+            "--timeout",
+            "3s",
             "--target",
             "Billing-Prod",
         ],
@@ -758,9 +825,289 @@ fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag(
         "{}",
         both(&output)
     );
+    // It kept trying until the deadline, and says so.
+    assert!(
+        stderr(&output).contains("pass 2: 1 change left"),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        out.contains("still unfinished when the --timeout of 3s passed")
+            && out.contains("The --timeout of 3s passed before every change was done"),
+        "{}",
+        both(&output)
+    );
     // The write itself happened: the failure is about what could be verified.
     assert_eq!(
         account.project("proj_fix00000000000000001")["tags"]["Team"],
         "billing"
+    );
+}
+
+// ---- passes and --timeout ----
+
+/// An account of `creates` new projects and `updates` projects with a wrong tag, all owned.
+fn fault_account(creates: usize, updates: usize, flags: &[&str]) -> Account {
+    let mut seed = Vec::new();
+    let mut manifest = String::from(
+        "version: 1\ntarget:\n  region: us-east-1\nowner: platform/bedrock-projects\nprojects:\n",
+    );
+    for i in 0..creates {
+        manifest.push_str(&format!("  - name: New-{i:03}\n    tags: {{Team: t{i}}}\n"));
+    }
+    for i in 0..updates {
+        seed.push(project(
+            &format!("proj_upd{i:017}"),
+            &format!("Fix-{i:03}"),
+            json!({"Team": "wrong", "ManagedBy": OWNER}),
+        ));
+        manifest.push_str(&format!("  - name: Fix-{i:03}\n    tags: {{Team: t{i}}}\n"));
+    }
+    let account = start(&seed, flags);
+    account.ws.write("projects.yaml", &manifest);
+    account
+}
+
+/// Each name once among the active projects, and each create committed once.
+#[track_caller]
+fn assert_no_duplicate(account: &Account, creates: usize) {
+    let created = committed_creates(&account.requests());
+    assert_eq!(created.len(), creates, "committed creates: {created:?}");
+    let names = names_of(&account.active());
+    let unique: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "duplicate names: {names:?}");
+}
+
+#[test]
+fn under_heavy_faults_apply_converges_in_one_run_for_every_seed() {
+    for seed in ["1", "2", "3", "4"] {
+        let account = fault_account(
+            20,
+            20,
+            &[
+                "--fail-rate",
+                "0.3",
+                "--drop-after-commit-rate",
+                "0.3",
+                "--rate-limit",
+                "50",
+                "--fault-seed",
+                seed,
+            ],
+        );
+        let output = account.run(Some(KEY), &["apply", "--auto-approve"]);
+        assert_exit(&output, 0);
+        assert!(
+            stdout(&output).contains("Apply complete: 40 done, 0 failed, 0 skipped."),
+            "seed {seed}: {}",
+            both(&output)
+        );
+        // A change that was not done in a pass is reported, and a next pass follows.
+        let log = stderr(&output);
+        if log.contains("is not done yet") {
+            assert!(log.contains("pass 2: "), "seed {seed}: {log}");
+        }
+        assert_no_duplicate(&account, 20);
+        let plan = account.run(Some(KEY), &["plan", "--detailed-exitcode"]);
+        assert_exit(&plan, 0);
+    }
+}
+
+#[test]
+fn writes_the_list_shows_late_are_finished_by_later_passes_without_a_second_create() {
+    // The list lags 2.5 s, far more than the settle window (200 ms here): the first pass cannot
+    // verify anything; later passes re-list, send the idempotent writes again, wait for the
+    // created project to show, and never create it again.
+    let account = start(&small_seed(), &["--list-lag-ms", "2500"]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    wait_for("the seed in the lagging list", || {
+        account.active().len() == 4
+    });
+    let output = account.run(
+        Some(KEY),
+        &[
+            "apply",
+            "--auto-approve",
+            "--allow-archive",
+            "--settle-ms",
+            "200",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("Apply complete: 3 done, 0 failed, 0 skipped."),
+        "{}",
+        both(&output)
+    );
+    let log = stderr(&output);
+    assert!(log.contains("pass 2: 3 changes left"), "{log}");
+    assert!(
+        log.contains("create \"Chat-New\" (proj_") && log.contains("is not done yet"),
+        "{log}"
+    );
+    assert_eq!(committed_creates(&account.requests()).len(), 1);
+    wait_for("the writes in the lagging list", || {
+        names_of(&account.active()) == ["Billing-Prod", "Chat-New", "Search-Prod", "default"]
+    });
+}
+
+#[test]
+fn a_timeout_that_passes_is_named_and_exits_1() {
+    let account = start(&small_seed(), &["--fail-rate", "1"]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let output = account.run(Some(KEY), &["apply", "--auto-approve", "--timeout", "2s"]);
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("the --timeout of 2s passed"), "{err}");
+    assert!(committed(&account.requests()).is_empty());
+}
+
+#[test]
+fn a_timeout_that_is_not_a_duration_is_a_usage_error() {
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    for bad in ["soon", "10", "0s", "5 parsecs"] {
+        let output = account.run(Some(KEY), &["apply", "--auto-approve", "--timeout", bad]);
+        assert_exit(&output, 1);
+        let err = stderr(&output);
+        assert!(err.contains("--timeout"), "{bad}: {err}");
+    }
+    let output = account.run(Some(KEY), &["apply", "--auto-approve", "--timeout", "soon"]);
+    assert!(
+        stderr(&output).contains("like 90s, 10m or 1h"),
+        "{}",
+        both(&output)
+    );
+    assert!(account.requests().is_empty(), "nothing was sent");
+}
+
+// ---- saved plans ----
+
+#[test]
+fn a_saved_plan_applies_from_another_folder_with_no_manifest_or_endpoint_flag() {
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = account.run(Some(KEY), &["plan", "--out", "plans/plan.json"]);
+    assert_exit(&plan, 0);
+    // The hint is the exact command, with --allow-archive since the plan archives.
+    let hint = between(&stderr(&plan), "run `", "`");
+    assert_eq!(hint, "tagrec apply plans/plan.json --allow-archive");
+
+    // Applied from a folder elsewhere, with neither -f nor --endpoint: the plan says both.
+    let elsewhere = account.path("elsewhere/deeper");
+    std::fs::create_dir_all(&elsewhere).expect("a folder");
+    let output = tagrec()
+        .current_dir(&elsewhere)
+        .env("TAGREC_API_KEY", KEY)
+        .env("NO_COLOR", "1")
+        .args(["apply", "../../plans/plan.json", "--allow-archive"])
+        .output()
+        .expect("tagrec runs");
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("Apply complete: 3 done, 0 failed, 0 skipped."),
+        "{}",
+        both(&output)
+    );
+    assert_eq!(by_name(&account.active(), "Chat-New").len(), 1);
+    assert_eq!(
+        account.project("proj_gone0000000000000001")["status"],
+        "archived"
+    );
+}
+
+#[test]
+fn the_hint_after_plan_out_is_a_command_that_works_as_pasted() {
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = account.run(Some(KEY), &["plan", "--out", "my plans/next plan.json"]);
+    assert_exit(&plan, 0);
+    let hint = between(&stderr(&plan), "run `", "`");
+    assert_eq!(
+        hint,
+        "tagrec apply 'my plans/next plan.json' --allow-archive"
+    );
+    let applied = pasted(&account, &account.path(""), &hint);
+    assert_exit(&applied, 0);
+    assert!(
+        stdout(&applied).contains("Apply complete: 3 done"),
+        "{}",
+        both(&applied)
+    );
+}
+
+#[test]
+fn a_saved_plan_is_confirmed_by_the_same_endpoint() {
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = account.run(Some(KEY), &["plan", "--out", "plan.json"]);
+    assert_exit(&plan, 0);
+    // `account.run` passes --endpoint: the same one as the plan's.
+    let output = account.run(Some(KEY), &["apply", "plan.json", "--allow-archive"]);
+    assert_exit(&output, 0);
+}
+
+#[test]
+fn archives_without_allow_archive_are_announced_before_anything_is_asked_or_written() {
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let notice = "this plan's 1 archive (\"Old-Experiment\") will be skipped: archiving needs --allow-archive";
+
+    // No terminal: the notice comes before the refusal to ask.
+    let refused = account.run(Some(KEY), &["apply"]);
+    assert_exit(&refused, 1);
+    let err = stderr(&refused);
+    let at_notice = err.find(notice).unwrap_or_else(|| panic!("{err}"));
+    let at_refusal = err.find("no terminal").unwrap_or_else(|| panic!("{err}"));
+    assert!(at_notice < at_refusal, "{err}");
+    assert!(
+        err.contains("only the other 2 changes will be made"),
+        "{err}"
+    );
+    assert!(committed(&account.requests()).is_empty());
+
+    // Approved: the notice still comes first, with the command that archives too.
+    let output = account.run(Some(KEY), &["apply", "--auto-approve"]);
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    let at_notice = err.find(notice).unwrap_or_else(|| panic!("{err}"));
+    let at_write = err
+        .find("created \"Chat-New\"")
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(at_notice < at_write, "{err}");
+    assert!(
+        err.contains("To archive too, add --allow-archive."),
+        "{err}"
+    );
+    // The skipped archive is reported once, in the report.
+    let everything = format!("{}{err}", stdout(&output));
+    assert_eq!(
+        everything
+            .matches("skipped archive \"Old-Experiment\"")
+            .count(),
+        1,
+        "{}",
+        both(&output)
+    );
+}
+
+#[test]
+fn a_saved_plan_whose_archives_were_skipped_says_how_to_plan_again() {
+    let account = start(&small_seed(), &[]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let plan = account.run(Some(KEY), &["plan", "--out", "plan.json"]);
+    assert_exit(&plan, 0);
+    let output = account.run(Some(KEY), &["apply", "plan.json"]);
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("will be skipped"), "{err}");
+    let plan_again = between(&err, "To archive, plan again: `", "`");
+    let apply_again = between(&err, "`, then `", "`");
+    assert_eq!(apply_again, "tagrec apply plan.json --allow-archive");
+    assert_exit(&pasted(&account, &account.path(""), &plan_again), 0);
+    assert_exit(&pasted(&account, &account.path(""), &apply_again), 0);
+    assert_eq!(
+        account.project("proj_gone0000000000000001")["status"],
+        "archived"
     );
 }

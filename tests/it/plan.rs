@@ -367,6 +367,74 @@ fn an_unknown_target_is_an_error_naming_it() {
 }
 
 #[test]
+fn an_unknown_target_is_refused_before_any_plan_with_the_nearest_names() {
+    let ws = Workspace::new();
+    let sandbox = mixed_account(&ws);
+    for (typed, meant) in [
+        ("fraud-prod", "Fraud-Prod"),
+        ("Serch-Prod", "Search-Prod"),
+        // Not in the manifest, but owned and planned for archive: a target it may take.
+        ("old-experimnt", "Old-Experiment"),
+    ] {
+        let output = ws.plan(&sandbox, &["--target", typed]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!(
+                "--target \"{typed}\" matches no project of the manifest and no project to archive: did you mean `{meant}`?"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("repeat it: --target A --target B"), "{err}");
+        assert_eq!(stdout(&output), "", "no plan is printed before the error");
+    }
+    // Several names in one flag: the hint says to repeat it.
+    let output = ws
+        .plan(&sandbox, &["--target", "Fraud-Prod,Search-Prod"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("repeat it"), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("No changes"));
+}
+
+#[test]
+fn out_dash_writes_the_plan_json_to_stdout_and_the_plan_for_people_to_stderr() {
+    let ws = Workspace::new();
+    let sandbox = mixed_account(&ws);
+    let output = ws.plan(&sandbox, &["--out", "-"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!ws.path("-").exists(), "no file named `-`");
+    let json_out = ws.plan(&sandbox, &["--format", "json"]).output().unwrap();
+    assert_eq!(
+        stdout(&output),
+        stdout(&json_out),
+        "stdout is the plan file"
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("tagrec will perform the following actions"),
+        "{err}"
+    );
+    assert!(err.contains("tagrec apply FILE"), "{err}");
+    // `--format json --out -`: the object once.
+    let once = ws
+        .plan(&sandbox, &["--format", "json", "--out", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&once), stdout(&json_out));
+
+    // Piped into a file, it applies.
+    ws.write("piped.json", &stdout(&output));
+    let applied = ws
+        .tagrec(&["apply", "piped.json", "--allow-archive"])
+        .env("TAGREC_API_KEY", "test-key")
+        .output()
+        .unwrap();
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+}
+
+#[test]
 fn an_unreachable_endpoint_exits_1_naming_it() {
     let ws = Workspace::new();
     ws.write(
@@ -1022,4 +1090,38 @@ fn markdown_of_an_account_with_many_unmanaged_projects_keeps_the_changes() {
         )),
         "says what it cut"
     );
+}
+
+#[test]
+fn a_saved_plan_of_the_embedded_sandbox_applies_from_the_plan_alone() {
+    // The tour: plan the examples from the repository's folder, apply the file from another one.
+    let dir = examples_copy();
+    let output = plan_examples(dir.path(), &["--out", "plans/plan.json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("run `tagrec apply plans/plan.json --allow-archive`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = tagrec()
+        .current_dir(dir.path().join("plans"))
+        .args(["apply", "plan.json", "--allow-archive", "--color", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("Apply complete:"),
+        "{}",
+        stdout(&output)
+    );
+    // The state was written beside the manifest, where the plan was made.
+    assert!(dir.path().join("examples/.tagrec/sandbox.json").is_file());
+    let again = plan_examples(dir.path(), &["--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
 }
