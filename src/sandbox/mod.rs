@@ -2,7 +2,12 @@
 //! HTTP by `tagrec sandbox serve` (with credentials and faults) or run in-process for a manifest's
 //! `target.sandbox`, both on the same atomically written state file.
 
+pub mod billing;
+pub mod cost_explorer;
+pub mod costs;
+pub mod day;
 pub mod embedded;
+pub mod embedded_server;
 pub mod faults;
 pub mod server;
 pub mod sigv4;
@@ -11,3 +16,4 @@ pub mod store;
 pub mod sts;
 
 pub use embedded::{EmbeddedApi, reset};
+pub use embedded_server::{EmbeddedServer, EmbeddedServerOptions};
