@@ -376,8 +376,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub costs: Option<PathBuf>,
     /// Result periods per GetCostAndUsage page (default: all in one page), to test paging
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub ce_page_size: Option<u64>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub ce_page_size: Option<u32>,
     /// Cost allocation tag keys active from the start (once seen on a project with spend);
     /// other keys start inactive
     #[arg(long, value_name = "K1,K2", value_delimiter = ',')]

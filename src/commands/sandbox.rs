@@ -72,9 +72,7 @@ fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
         request_log: args.request_log,
         sts_duration: Duration::from_secs(args.sts_duration),
         costs: args.costs,
-        ce_page_size: args
-            .ce_page_size
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        ce_page_size: args.ce_page_size.map(|n| n as usize),
         active_cost_tags: args
             .active_cost_tags
             .into_iter()

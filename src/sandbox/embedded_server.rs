@@ -78,7 +78,7 @@ impl EmbeddedServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{CreateProject, ProjectsApi, Tags};
+    use crate::api::{CreateProject, ModifyProject, ProjectsApi, Tags};
     use crate::sandbox::EmbeddedApi;
 
     async fn post(url: &str, op: &str, body: &str) -> (u16, serde_json::Value) {
@@ -128,17 +128,27 @@ mod tests {
         assert_eq!(tags["CostAllocationTags"][0]["Status"], "Active");
 
         // Another writer of the same state, as `apply` is: it is not blocked by the server, and
-        // the server sees its project at once (proj_b had spend but no project).
+        // the server sees its change at once (Team is now on a project with spend: seen).
         let api = EmbeddedApi::open(&state, Some(&seed), "eu-west-1").unwrap();
+        api.modify(
+            "proj_a",
+            &ModifyProject {
+                add_tags: Tags::from([("Team".to_string(), "Risk".to_string())]),
+                ..ModifyProject::default()
+            },
+        )
+        .await
+        .unwrap();
+        let (_, tags) = post(&url, "ListCostAllocationTags", "{}").await;
+        assert_eq!(tags["CostAllocationTags"][1]["TagKey"], "Team");
         let created = api
             .create(&CreateProject {
                 name: "B".to_string(),
-                tags: Tags::from([("Team".to_string(), "Risk".to_string())]),
+                tags: Tags::new(),
                 data_retention: None,
             })
             .await
             .unwrap();
-        assert!(created.id.starts_with("proj_"));
 
         // A status change through the server is saved in the same file, and the embedded
         // writer's next write keeps it.
