@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::model::Tags;
@@ -266,11 +266,11 @@ impl CostExplorer {
         self.linked_account
     }
 
-    /// Answers a request that changes nothing.
-    pub fn read(&self, request: &Request, store: &Store, now: i64) -> Result<Value, CeError> {
-        match request {
-            Request::ListTags(list) => self.list_tags(list, store),
-            Request::GetCostAndUsage(query) => self.cost_and_usage(query, store, now),
+    /// Answers a request that changes nothing: the JSON body.
+    pub fn read(&self, request: &Request, store: &Store, now: i64) -> Result<Vec<u8>, CeError> {
+        let answer = match request {
+            Request::GetCostAndUsage(query) => return self.cost_and_usage(query, store, now),
+            Request::ListTags(list) => self.list_tags(list, store)?,
             Request::BackfillHistory { start, page } => {
                 let history = store.billing().backfill_history(now);
                 if *start > 0 && *start >= history.len() {
@@ -283,23 +283,27 @@ impl CostExplorer {
                 if end < history.len() {
                     answer["NextToken"] = json!(format!("backfills-{end}"));
                 }
-                Ok(answer)
+                answer
             }
-            Request::UpdateStatus(_) | Request::StartBackfill { .. } => Err(CeError::new(
-                "InternalFailure",
-                "a write was answered as a read",
-            )),
-        }
+            Request::UpdateStatus(_) | Request::StartBackfill { .. } => {
+                return Err(CeError::new(
+                    "InternalFailure",
+                    "a write was answered as a read",
+                ));
+            }
+        };
+        Ok(answer.to_string().into_bytes())
     }
 
-    /// Answers a request that may change Billing's settings in `store`; `true` when it did.
+    /// Answers a request that may change Billing's settings in `store`: the JSON body, and
+    /// `true` when it changed them.
     pub fn write(
         &self,
         request: &Request,
         store: &mut Store,
         now: i64,
-    ) -> Result<(Value, bool), CeError> {
-        match request {
+    ) -> Result<(Vec<u8>, bool), CeError> {
+        let (answer, changed) = match request {
             Request::UpdateStatus(changes) => {
                 let seen = self.seen(store);
                 let (errors, changed) = store.billing_mut().update(changes, &seen, now);
@@ -307,14 +311,15 @@ impl CostExplorer {
                     .iter()
                     .map(|e| json!({"TagKey": e.key, "Code": e.code, "Message": e.message}))
                     .collect();
-                Ok((json!({"Errors": errors}), changed))
+                (json!({"Errors": errors}), changed)
             }
             Request::StartBackfill { from } => {
                 let started = store.billing_mut().start_backfill(*from, now)?;
-                Ok((json!({"BackfillRequest": backfill_json(&started)}), true))
+                (json!({"BackfillRequest": backfill_json(&started)}), true)
             }
-            _ => self.read(request, store, now).map(|answer| (answer, false)),
-        }
+            _ => return self.read(request, store, now).map(|answer| (answer, false)),
+        };
+        Ok((answer.to_string().into_bytes(), changed))
     }
 
     fn seen(&self, store: &Store) -> BTreeMap<String, super::billing::SeenKey> {
@@ -359,7 +364,12 @@ impl CostExplorer {
         Ok(answer)
     }
 
-    fn cost_and_usage(&self, query: &CostQuery, store: &Store, now: i64) -> Result<Value, CeError> {
+    fn cost_and_usage(
+        &self,
+        query: &CostQuery,
+        store: &Store,
+        now: i64,
+    ) -> Result<Vec<u8>, CeError> {
         let all = costs::periods(query.start, query.end, query.granularity);
         let page = self.page_size.unwrap_or(all.len().max(1));
         if query.first > 0 && (query.first >= all.len() || !query.first.is_multiple_of(page)) {
@@ -396,56 +406,133 @@ impl CostExplorer {
             .spend
             .sums(periods, query.filter.as_ref(), &query.group_by, &tags)
             .map_err(|_| {
-                CeError::validation("The sum of the spend rows has more than 28 significant digits")
+                CeError::validation(
+                    "The exact sum of the spend rows needs more than 28 significant digits",
+                )
             })?;
 
+        // Written straight from the sums (no JSON tree): a year of daily groups is large.
         let this_month = Day::from_unix(now).first_of_month();
-        let metrics = |amount: &rust_decimal::Decimal| -> Value {
-            let mut all = serde_json::Map::new();
-            for metric in &query.metrics {
-                all.insert(
-                    metric.clone(),
-                    json!({"Amount": amount.to_string(), "Unit": "USD"}),
-                );
-            }
-            Value::Object(all)
-        };
         let grouped = !query.group_by.is_empty();
-        let results: Vec<Value> = sums
-            .iter()
-            .map(|period| {
-                let groups: Vec<Value> = period
-                    .groups
-                    .iter()
-                    .map(|(keys, sum)| json!({"Keys": keys, "Metrics": metrics(sum)}))
-                    .collect();
-                json!({
-                    "TimePeriod": {"Start": period.start.to_string(), "End": period.end.to_string()},
-                    // Grouped results have an empty total, as AWS answers them.
-                    "Total": if grouped { json!({}) } else { metrics(&period.total) },
-                    "Groups": groups,
-                    // Spend of a month not closed yet is an estimate.
-                    "Estimated": period.end > this_month,
-                })
-            })
-            .collect();
-        let mut answer = json!({});
-        if grouped {
-            answer["GroupDefinitions"] = json!(
+        let answer = CostAnswer {
+            group_definitions: grouped.then(|| {
                 query
                     .definitions
                     .iter()
-                    .map(|(kind, key)| json!({"Type": kind, "Key": key}))
-                    .collect::<Vec<_>>()
-            );
-        }
-        answer["ResultsByTime"] = json!(results);
-        answer["DimensionValueAttributes"] = json!([]);
-        if end < all.len() {
-            answer["NextPageToken"] = json!(page_token(end, query.fingerprint));
-        }
-        Ok(answer)
+                    .map(|(kind, key)| GroupDefinitionJson { kind, key })
+                    .collect()
+            }),
+            results_by_time: sums
+                .periods
+                .iter()
+                .map(|period| ResultByTimeJson {
+                    time_period: PeriodJson {
+                        start: period.start.to_string(),
+                        end: period.end.to_string(),
+                    },
+                    // Grouped results have an empty total, as AWS answers them.
+                    total: MetricsJson {
+                        names: &query.metrics,
+                        amount: (!grouped).then(|| period.total.to_string()),
+                    },
+                    groups: period
+                        .groups
+                        .iter()
+                        .map(|(group, sum)| GroupJson {
+                            keys: &sums.names[*group],
+                            metrics: MetricsJson {
+                                names: &query.metrics,
+                                amount: Some(sum.to_string()),
+                            },
+                        })
+                        .collect(),
+                    // Spend of a month not closed yet is an estimate.
+                    estimated: period.end > this_month,
+                })
+                .collect(),
+            dimension_value_attributes: Vec::new(),
+            next_page_token: (end < all.len()).then(|| page_token(end, query.fingerprint)),
+        };
+        serde_json::to_vec(&answer)
+            .map_err(|e| CeError::new("InternalFailure", format!("cannot write the answer: {e}")))
     }
+}
+
+/// `GetCostAndUsage`'s answer, in the API's field names.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CostAnswer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_definitions: Option<Vec<GroupDefinitionJson<'a>>>,
+    results_by_time: Vec<ResultByTimeJson<'a>>,
+    dimension_value_attributes: Vec<()>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct GroupDefinitionJson<'a> {
+    #[serde(rename = "Type")]
+    kind: &'a str,
+    #[serde(rename = "Key")]
+    key: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResultByTimeJson<'a> {
+    time_period: PeriodJson,
+    total: MetricsJson<'a>,
+    groups: Vec<GroupJson<'a>>,
+    estimated: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PeriodJson {
+    start: String,
+    end: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GroupJson<'a> {
+    keys: &'a [String],
+    metrics: MetricsJson<'a>,
+}
+
+/// `{"UnblendedCost": {"Amount": "1.5", "Unit": "USD"}, …}`: every metric asked for, one amount;
+/// `{}` without one.
+struct MetricsJson<'a> {
+    names: &'a [String],
+    amount: Option<String>,
+}
+
+impl Serialize for MetricsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(amount) = &self.amount else {
+            return serializer.serialize_map(Some(0))?.end();
+        };
+        let mut map = serializer.serialize_map(Some(self.names.len()))?;
+        for name in self.names {
+            map.serialize_entry(
+                name,
+                &AmountJson {
+                    amount,
+                    unit: "USD",
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AmountJson<'a> {
+    amount: &'a str,
+    unit: &'a str,
 }
 
 fn backfill_json(view: &BackfillView) -> Value {
@@ -968,7 +1055,12 @@ mod tests {
 
     fn ask(explorer: &CostExplorer, store: &Store, op: Operation, body: Value) -> Value {
         let request = parse(op, body.to_string().as_bytes()).unwrap();
-        explorer.read(&request, store, NOW).unwrap()
+        serde_json::from_slice(&explorer.read(&request, store, NOW).unwrap()).unwrap()
+    }
+
+    fn write(explorer: &CostExplorer, store: &mut Store, request: &Request) -> (Value, bool) {
+        let (answer, changed) = explorer.write(request, store, NOW).unwrap();
+        (serde_json::from_slice(&answer).unwrap(), changed)
     }
 
     fn refused(op: Operation, body: Value) -> CeError {
@@ -1263,13 +1355,13 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        let (answer, changed) = explorer.write(&request, &mut store, NOW).unwrap();
+        let (answer, changed) = write(&explorer, &mut store, &request);
         assert!(changed);
         assert_eq!(
             answer,
             json!({"Errors": [{"TagKey": "tagC", "Code": "TagKeysNotFoundException", "Message": "Failed to update Cost Allocation Tag: tagC"}]})
         );
-        let (_, again) = explorer.write(&request, &mut store, NOW).unwrap();
+        let (_, again) = write(&explorer, &mut store, &request);
         assert!(!again, "setting the status a key has is a no-op");
         let listed = ask(
             &explorer,
@@ -1287,19 +1379,22 @@ mod tests {
             br#"{"BackfillFrom": "2026-03-01T00:00:00Z"}"#,
         )
         .unwrap();
-        let (answer, changed) = explorer.write(&backfill, &mut store, NOW).unwrap();
+        let (answer, changed) = write(&explorer, &mut store, &backfill);
         assert!(changed);
         assert_eq!(
             answer,
             json!({"BackfillRequest": {"BackfillFrom": "2026-03-01T00:00:00Z", "RequestedAt": "2026-11-30T12:00:00Z", "BackfillStatus": "PROCESSING", "LastUpdatedAt": "2026-11-30T12:00:00Z"}})
         );
-        let history = explorer
-            .read(
-                &parse(Operation::ListCostAllocationTagBackfillHistory, b"").unwrap(),
-                &store,
-                NOW + 60,
-            )
-            .unwrap();
+        let history: Value = serde_json::from_slice(
+            &explorer
+                .read(
+                    &parse(Operation::ListCostAllocationTagBackfillHistory, b"").unwrap(),
+                    &store,
+                    NOW + 60,
+                )
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             history["BackfillRequests"][0]["BackfillStatus"],
             "SUCCEEDED"

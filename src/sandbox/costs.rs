@@ -92,6 +92,14 @@ pub enum Grouping {
     Service,
 }
 
+/// The sums of each period, and the groups' names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sums {
+    /// The keys of each group (`["CostCenter$CC-1"]`), sorted; one empty name without GroupBy.
+    pub names: Vec<Vec<String>>,
+    pub periods: Vec<PeriodSums>,
+}
+
 /// The sums of one period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeriodSums {
@@ -100,11 +108,23 @@ pub struct PeriodSums {
     pub end: Day,
     /// Everything the filter lets through.
     pub total: Decimal,
-    /// Sorted by keys; only groups with rows in the period.
-    pub groups: Vec<(Vec<String>, Decimal)>,
+    /// (index into `Sums::names`, sum), in the order of the names; only groups with rows in the
+    /// period, and none without GroupBy.
+    pub groups: Vec<(usize, Decimal)>,
 }
 
-/// The sums overflowed (more than 28 significant digits).
+impl Sums {
+    /// The groups of period `n` by name, for tests and messages.
+    pub fn named(&self, n: usize) -> Vec<(Vec<String>, Decimal)> {
+        self.periods[n]
+            .groups
+            .iter()
+            .map(|&(group, sum)| (self.names[group].clone(), sum))
+            .collect()
+    }
+}
+
+/// An exact sum needs more than the 28 significant digits of a decimal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overflow;
 
@@ -153,7 +173,7 @@ impl Spend {
                 };
                 Err(ParseFailure {
                     line: error.line(),
-                    column: error.column(),
+                    column: error.column().max(1),
                     row: started.get().then(|| count.get() + 1),
                     message,
                 })
@@ -202,7 +222,7 @@ impl Spend {
         filter: Option<&Filter>,
         group_by: &[Grouping],
         tags: &HashMap<&str, &Tags>,
-    ) -> Result<Vec<PeriodSums>, Overflow> {
+    ) -> Result<Sums, Overflow> {
         // Each (service, project) is decided once: through the filter or not, and into which group.
         let mut names: Vec<Vec<String>> = Vec::new();
         let mut group_of: HashMap<Vec<String>, usize> = HashMap::new();
@@ -236,34 +256,49 @@ impl Spend {
                 Some(group)
             })
             .collect();
+        // Group indices in the order of their names, so that each period's groups come sorted.
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by(|a, b| names[*a].cmp(&names[*b]));
+        let mut rank = vec![0; names.len()];
+        for (position, group) in order.iter().enumerate() {
+            rank[*group] = position;
+        }
+        let route: Vec<Option<usize>> = route.iter().map(|g| g.map(|g| rank[g])).collect();
+        let names: Vec<Vec<String>> = order.into_iter().map(|g| names[g].clone()).collect();
 
         let mut results = Vec::with_capacity(periods.len());
         let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
-            return Ok(results);
+            return Ok(Sums {
+                names,
+                periods: results,
+            });
         };
         let mut rows = self.days.range(first.0..last.1).peekable();
         for &(start, end) in periods {
-            let mut total = Decimal::ZERO;
             let mut sums: Vec<Option<Decimal>> = vec![None; names.len()];
             while let Some((_, day_rows)) = rows.next_if(|(day, _)| **day < end) {
                 for &(pair, amount) in day_rows {
                     let Some(group) = route[pair as usize] else {
                         continue;
                     };
-                    total = total.checked_add(amount).ok_or(Overflow)?;
                     let sum = sums[group].get_or_insert(Decimal::ZERO);
-                    *sum = sum.checked_add(amount).ok_or(Overflow)?;
+                    *sum = exact_add(*sum, amount).ok_or(Overflow)?;
                 }
             }
-            let mut groups: Vec<(Vec<String>, Decimal)> = if group_by.is_empty() {
+            // The groups part the spend: the total is their sum (one addition per group, not
+            // per row).
+            let mut total = Decimal::ZERO;
+            for sum in sums.iter().flatten() {
+                total = exact_add(total, *sum).ok_or(Overflow)?;
+            }
+            let groups: Vec<(usize, Decimal)> = if group_by.is_empty() {
                 Vec::new()
             } else {
                 sums.iter()
                     .enumerate()
-                    .filter_map(|(group, sum)| sum.map(|sum| (names[group].clone(), sum)))
+                    .filter_map(|(group, sum)| sum.map(|sum| (group, sum)))
                     .collect()
             };
-            groups.sort();
             results.push(PeriodSums {
                 start,
                 end,
@@ -271,8 +306,18 @@ impl Spend {
                 groups,
             });
         }
-        Ok(results)
+        Ok(Sums {
+            names,
+            periods: results,
+        })
     }
+}
+
+/// `a + b`, or `None` when the exact sum does not fit a decimal (rust_decimal would round it to
+/// fewer decimals rather than fail: that is refused too, amounts are never rounded).
+fn exact_add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let sum = a.checked_add(b)?;
+    (sum.scale() >= a.scale().max(b.scale())).then_some(sum)
 }
 
 /// The periods of `[start, end)`: one per day, or one per calendar month (the first and last cut
@@ -549,9 +594,9 @@ mod tests {
                 &projects,
             )
             .unwrap();
-        assert_eq!(sums.len(), 1);
-        let groups: Vec<(String, String)> = sums[0]
-            .groups
+        assert_eq!(sums.periods.len(), 1);
+        let groups: Vec<(String, String)> = sums
+            .named(0)
             .iter()
             .map(|(keys, sum)| (keys.join(","), sum.to_string()))
             .collect();
@@ -563,7 +608,7 @@ mod tests {
                 ("CostCenter$CC-1".to_string(), "0.3".to_string()),
             ]
         );
-        assert_eq!(sums[0].total.to_string(), "15.6400000001");
+        assert_eq!(sums.periods[0].total.to_string(), "15.6400000001");
     }
 
     #[test]
@@ -574,10 +619,10 @@ mod tests {
         let sums = spend
             .sums(&daily, None, &[Grouping::Service], &none)
             .unwrap();
-        let totals: Vec<String> = sums.iter().map(|p| p.total.to_string()).collect();
+        let totals: Vec<String> = sums.periods.iter().map(|p| p.total.to_string()).collect();
         assert_eq!(totals, ["0.3", "15.3400000001", "5.5"]);
         assert_eq!(
-            sums[2].groups,
+            sums.named(2),
             vec![(
                 vec!["Claude (Amazon Bedrock Edition)".to_string()],
                 Decimal::new(55, 1)
@@ -585,9 +630,12 @@ mod tests {
         );
         let not_bedrock = Filter::Not(Box::new(Filter::Service(vec!["Amazon Bedrock".into()])));
         let sums = spend.sums(&daily, Some(&not_bedrock), &[], &none).unwrap();
-        assert_eq!(sums[0].total, Decimal::ZERO);
-        assert!(sums[2].groups.is_empty(), "no groups without GroupBy");
-        assert_eq!(sums[2].total.to_string(), "5.5");
+        assert_eq!(sums.periods[0].total, Decimal::ZERO);
+        assert!(
+            sums.periods[2].groups.is_empty(),
+            "no groups without GroupBy"
+        );
+        assert_eq!(sums.periods[2].total.to_string(), "5.5");
     }
 
     #[test]
@@ -600,6 +648,7 @@ mod tests {
             spend
                 .sums(&all, Some(&filter), &[], &projects)
                 .unwrap()
+                .periods
                 .iter()
                 .map(|p| p.total.to_string())
                 .collect()
@@ -652,6 +701,28 @@ mod tests {
                 ("proj_b".to_string(), "2026-11-02".to_string()),
                 ("default".to_string(), "2026-11-02".to_string()),
             ]
+        );
+    }
+
+    #[test]
+    fn a_sum_that_would_be_rounded_is_refused() {
+        let fine = Decimal::from_str_exact("0.0000000000000000000000000001").unwrap();
+        assert_eq!(
+            exact_add(fine, fine).unwrap().to_string(),
+            "0.0000000000000000000000000002"
+        );
+        let big = Decimal::from_str_exact("7922816251426433759354395.0335").unwrap();
+        // Exactly, this needs a 29th digit: rust_decimal would drop a decimal.
+        assert!(big.checked_add(fine).is_some());
+        assert_eq!(exact_add(big, fine), None);
+        let spend = rows(
+            r#"[{"date": "2026-11-01", "service": "S", "project_id": "default", "amount": "7922816251426433759354395.0335"},
+                {"date": "2026-11-01", "service": "S", "project_id": "default", "amount": "0.0000000000000000000000000001"}]"#,
+        );
+        let one_day = periods(day("2026-11-01"), day("2026-11-02"), Granularity::Daily);
+        assert_eq!(
+            spend.sums(&one_day, None, &[], &HashMap::new()),
+            Err(Overflow)
         );
     }
 

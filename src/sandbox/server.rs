@@ -145,6 +145,8 @@ struct Server {
     list_lag: Duration,
     region: String,
     account_id: String,
+    /// The state file, for reads that must not queue behind a write (`Locking::PerWrite`).
+    state_file: Option<StateFile>,
     seed: Option<PathBuf>,
     locking: Locking,
     cost_explorer: CostExplorer,
@@ -266,6 +268,7 @@ impl Server {
             )),
             None => None,
         };
+        let state_file = state.clone();
         let mut history = VecDeque::new();
         if !options.list_lag.is_zero() {
             history.push_back((Instant::now(), store.clone()));
@@ -283,6 +286,7 @@ impl Server {
             list_lag: options.list_lag,
             region: options.region.clone(),
             account_id: options.account_id.clone(),
+            state_file,
             seed: options.seed.clone(),
             locking,
             cost_explorer,
@@ -304,12 +308,8 @@ impl Server {
     /// The account as the state file (or else the seed) has it now.
     fn load(&self) -> Result<Store, StateError> {
         // Reads do not wait for a write under way: the file is replaced atomically.
-        let state = {
-            let persistence = self.persistence.lock().unwrap_or_else(|p| p.into_inner());
-            persistence.state.clone()
-        };
         let saved = state::initial_account(
-            state.as_ref(),
+            self.state_file.as_ref(),
             self.seed.as_deref(),
             &self.region,
             &self.account_id,
@@ -578,7 +578,7 @@ impl Server {
         op: Operation,
         parts: &Parts,
         body: &[u8],
-    ) -> Result<(serde_json::Value, bool), CeError> {
+    ) -> Result<(Vec<u8>, bool), CeError> {
         let content_type = parts
             .headers
             .get(CONTENT_TYPE)
@@ -753,16 +753,17 @@ fn sts_outcome(error: &sts::StsError, call: Option<&sts::Call>) -> Outcome {
 
 /// A Cost Explorer answer in awsJson 1.1: the body, its content type, a request id, and for an
 /// error its code in `x-amzn-ErrorType`, as the AWS SDKs read it.
-fn ce_outcome(answer: Result<serde_json::Value, CeError>) -> Outcome {
+fn ce_outcome(answer: Result<Vec<u8>, CeError>) -> Outcome {
     let (status, body, code) = match answer {
         Ok(body) => (StatusCode::OK, body, None),
         Err(error) => (
             StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
-            error.body(),
+            error.body().to_string().into_bytes(),
             Some(error.code),
         ),
     };
-    let mut response = json(status, &body);
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
