@@ -78,6 +78,14 @@ groups=$(grep -o '"Keys"' "$work/answer.json" | wc -l)
 echo "$(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $projects projects x $days days = $rows rows ($size)"
 awk -v a="$start" -v b="$ready" -v rss="$rss" 'BEGIN { printf "serve ready (read and index the costs file): %.0f ms; RSS %s\n", (b - a) * 1000, rss }'
 echo "monthly answer: $periods periods, $groups groups"
+# The request alone (curl's time_total, without starting curl): median and fastest of RUNS.
+for q in monthly daily application; do
+  for _ in $(seq 1 "$runs"); do
+    curl -sf -o /dev/null -w '%{time_total}\n' "$root" -H 'Content-Type: application/x-amz-json-1.1' \
+      -H 'X-Amz-Target: AWSInsightsIndexService.GetCostAndUsage' --data-binary "@$work/$q.json"
+  done | sort -n | awk -v q="$q" '{ t[NR] = $1 * 1000 } END { printf "request %-11s median %.1f ms, min %.1f ms (%d runs)\n", q, t[int((NR + 1) / 2)], t[1], NR }'
+done
+# The whole client process, as a script would run it.
 hyperfine --warmup 3 --runs "$runs" --style basic \
   -n "GetCostAndUsage, year, MONTHLY, by CostCenter (46 groups)" "$(call monthly)" \
   -n "GetCostAndUsage, year, DAILY, by CostCenter (365 periods)" "$(call daily)" \
