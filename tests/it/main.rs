@@ -8,6 +8,8 @@ mod apply;
 mod audit;
 mod cli;
 mod client;
+mod cost_explorer;
+mod cost_explorer_sdk;
 mod credentials;
 mod estate;
 mod init;
