@@ -90,3 +90,24 @@ hyperfine --warmup 3 --runs "$runs" --style basic \
   -n "GetCostAndUsage, year, MONTHLY, by CostCenter (46 groups)" "$(call monthly)" \
   -n "GetCostAndUsage, year, DAILY, by CostCenter (365 periods)" "$(call daily)" \
   -n "GetCostAndUsage, year, MONTHLY, by Application (not active)" "$(call application)"
+
+# `tagrec costs` itself against this emulator: its own CPU time (user + sys of the tagrec process;
+# the emulator is another process) beside its wall time, and the requests it counted, which must
+# be exactly the pages Cost Explorer answered plus the key's status.
+manifest="$work/projects.yaml"
+{
+  echo "version: 1"
+  echo "target: {region: us-east-1}"
+  echo "projects:"
+  awk -v n="$projects" 'BEGIN { for (i = 1; i <= n; i++) { if (i % 10 == 0) continue; printf "  - {name: Project-%d, tags: {CostCenter: CC-%04d}}\n", i, i % 50 } }'
+} >"$manifest"
+for granularity in monthly daily; do
+  for _ in $(seq 1 5); do
+    /usr/bin/time -f '%U %S %e' -o "$work/time" "$bin" costs -f "$manifest" --by CostCenter \
+      --since 2025-12-01 --until 2026-12-01 --granularity "$granularity" --format json \
+      --billing-endpoint "$root" >"$work/costs.out"
+    read -r user sys wall <"$work/time"
+    echo "$user $sys $wall $(grep -o '"requests": [0-9]*' "$work/costs.out" | grep -o '[0-9]*$')"
+  done | sort -n | awk -v g="$granularity" '{ own[NR] = $1 + $2; wall[NR] = $3; req = $4 } END {
+    printf "tagrec costs, year, %s: own CPU (user+sys) median %.2f s, wall median %.2f s, %d requests\n", g, own[int((NR + 1) / 2)], wall[int((NR + 1) / 2)], req }'
+done
