@@ -8,23 +8,7 @@ use std::path::Path;
 /// Writes `bytes` to `path` atomically, creating its folder when missing. Errors name `path`'s
 /// folder or `path` itself, never the temporary file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = match path.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() => folder,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(folder)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".tagrec-")
-        .tempfile_in(folder)
-        .map_err(without_temporary_name)?;
-    temp.write_all(bytes).map_err(without_temporary_name)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    // The rename itself is durable only once the folder is synced.
-    if let Ok(dir) = std::fs::File::open(folder) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    write(path, bytes, true)
 }
 
 /// Writes `bytes` to `path`, atomically as `write_atomically` does, but only if no file is there:
@@ -34,11 +18,15 @@ pub fn create_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if path.exists() {
         return Err(std::io::ErrorKind::AlreadyExists.into());
     }
+    write(path, bytes, false)
+}
+
+fn write(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
     let folder = match path.parent() {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("."),
     };
-    // A file where the folder should be is "already exists" too: not the file's own.
+    // A file where the folder should be is not "already exists" of the file's own.
     std::fs::create_dir_all(folder).map_err(|error| match error.kind() {
         std::io::ErrorKind::AlreadyExists => {
             std::io::Error::other(format!("{} is a file, not a folder", folder.display()))
@@ -51,7 +39,12 @@ pub fn create_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map_err(without_temporary_name)?;
     temp.write_all(bytes).map_err(without_temporary_name)?;
     temp.as_file().sync_all()?;
-    temp.persist_noclobber(path).map_err(|e| e.error)?;
+    if replace {
+        temp.persist(path).map_err(|e| e.error)?;
+    } else {
+        temp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
+    // The rename itself is durable only once the folder is synced.
     if let Ok(dir) = std::fs::File::open(folder) {
         let _ = dir.sync_all();
     }
@@ -69,6 +62,25 @@ fn without_temporary_name(error: std::io::Error) -> std::io::Error {
         }
         _ => error,
     }
+}
+
+/// A path without `.` and with `name/..` folded, computed without touching the file system (the
+/// file may not exist, or may have been deleted).
+pub fn lexical(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -207,18 +207,18 @@ impl Chain {
                 Ok(Some(self.with_role(found, credentials).await?))
             }
             Err(e @ CredentialsError::CredentialsNotLoaded(_)) => {
-                tried.push(format!("{}: {}", step.label, error_chain(&e)));
+                tried.push(format!("{}: {}", step.label, super::error_chain(&e)));
                 Ok(None)
             }
             // The metadata step is last and an endpoint that does not answer is its usual
             // failure: "not there", not "broken".
             Err(e) if last => {
-                tried.push(format!("{}: {}", step.label, error_chain(&e)));
+                tried.push(format!("{}: {}", step.label, super::error_chain(&e)));
                 Ok(None)
             }
             Err(e) => Err(ChainError::Broken {
                 source_label: step.label.clone(),
-                message: error_chain(&e),
+                message: super::error_chain(&e),
             }),
         }
     }
@@ -251,7 +251,7 @@ impl Chain {
             .await
             .map_err(|e| ChainError::Broken {
                 source_label: label.clone(),
-                message: error_chain(&e),
+                message: super::error_chain(&e),
             })?;
         tracing::debug!("assumed {role_arn}");
         Ok(Found {
@@ -342,27 +342,11 @@ impl SigV4Source {
             format!(
                 "could not refresh the credentials from {}: {}",
                 self.label,
-                error_chain(&e)
+                super::error_chain(&e)
             )
         })?;
         tracing::debug!("fresh SigV4 credentials from {}", self.label);
         *cached = Some((fresh.clone(), SystemTime::now()));
         Ok(fresh)
     }
-}
-
-/// An error and its causes, by their `Display` only: the SDK's `Debug` forms can hold a raw HTTP
-/// answer, and an STS answer holds secrets.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }

@@ -174,7 +174,7 @@ impl HttpApi {
             // (reqwest drops only `Authorization` across hosts) and turn a POST into a GET.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| EndpointError::Client(error_chain(&e)))?;
+            .map_err(|e| EndpointError::Client(super::error_chain(&e)))?;
         Ok(HttpApi {
             http,
             base,
@@ -372,7 +372,7 @@ impl HttpApi {
     }
 
     fn transport_error(&self, error: &reqwest::Error) -> ApiError {
-        let message = error_chain(error);
+        let message = super::error_chain(error);
         // hyper's resolver says "dns error"; a name that does not resolve will not heal.
         if error.is_connect() && message.contains("dns error") {
             return ApiError::UnknownHost {
@@ -540,22 +540,6 @@ fn root_cause(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     last
-}
-
-/// An error and its causes on one line: reqwest's own message alone ("error sending request")
-/// does not say what went wrong.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

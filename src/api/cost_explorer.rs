@@ -325,7 +325,7 @@ impl CostExplorer {
             // Never the Debug form: it can hold the raw answer.
             _ => CeError::Transport {
                 endpoint: self.endpoint.clone(),
-                message: display_chain(&error),
+                message: super::error_chain(&error),
             },
         }
     }
@@ -341,20 +341,6 @@ fn backfill(b: &ce::types::CostAllocationTagBackfillRequest) -> Backfill {
             .map(|s| s.as_str().to_string())
             .unwrap_or_default(),
     }
-}
-
-fn display_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 /// The chain's credentials, fetched again before they expire, for the SDK's client.

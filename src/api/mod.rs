@@ -16,6 +16,24 @@ use async_trait::async_trait;
 
 pub use model::{CreateProject, LiveProject, ModifyProject, ProjectStatus, Tags};
 
+/// An error and its causes on one line, by their `Display` only (never `Debug`: the SDK's can hold
+/// a raw HTTP answer, and an STS answer holds secrets); a cause that its wrapper already says is
+/// not said again. A library's top message alone ("error sending request") does not say what went
+/// wrong.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 /// What a failed call means for the caller, which decides whether a retry is safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Certainty {

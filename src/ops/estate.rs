@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
@@ -181,22 +181,10 @@ fn collect_refs(value: &Json, out: &mut Vec<String>) {
 }
 
 /// An absolute path without `.` and `..`, computed without touching the file system (the file
-/// may have been deleted by the change).
+/// An absolute path without `.` and `..` (the file may have been deleted by the change).
 fn lexical(path: &Path) -> PathBuf {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
+    crate::files::lexical(&path)
 }
 
 #[cfg(test)]

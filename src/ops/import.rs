@@ -1,7 +1,7 @@
 //! Import: a manifest of the live active projects (not `default`), each pinned by id, so that
 //! `import` then `plan` shows no changes. Refuses to overwrite a file without `--force`.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
@@ -215,7 +215,7 @@ fn relative_to(path: &Path, folder: &Path) -> String {
     let (Ok(to), Ok(from)) = (std::path::absolute(path), std::path::absolute(folder)) else {
         return path.display().to_string();
     };
-    let (to, from) = (lexical(&to), lexical(&from));
+    let (to, from) = (crate::files::lexical(&to), crate::files::lexical(&from));
     let common = to
         .components()
         .zip(from.components())
@@ -232,23 +232,6 @@ fn relative_to(path: &Path, folder: &Path) -> String {
         relative.push(part);
     }
     relative.display().to_string()
-}
-
-/// Drops `.` and folds `name/..` without touching the file system (the state file may not exist).
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
 use crate::policy::{Violation, sentences};
-use crate::render::markdown_text;
 use crate::render::pad;
+use crate::render::{csv_field, markdown_text};
 use crate::rules::Tags;
 
 pub const BILLING_REMINDER: &str = "Tags count in Cost Explorer only once activated as cost allocation tags in AWS Billing (it takes up to 24 hours).";
@@ -177,15 +177,6 @@ pub fn csv_rows(audit: &Audit, manifest: Option<&str>) -> String {
         }
     }
     out
-}
-
-/// RFC 4180: quote a field holding a comma, quote or line break, doubling its quotes.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 pub fn markdown(audit: &Audit) -> String {

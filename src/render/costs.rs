@@ -7,7 +7,7 @@ use std::fmt::Write;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value as Json, json};
 
-use crate::render::{markdown_text, pad, width};
+use crate::render::{csv_field, markdown_text, pad, width};
 
 use super::billing::KeyState;
 
@@ -253,14 +253,6 @@ pub fn csv(costs: &Costs) -> String {
     }
     let _ = write!(out, ",{},{},,\r\n", costs.untagged, untagged_share(costs));
     out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// A table and a mermaid `xychart-beta` bar chart, for a job summary or a pull request.

@@ -24,6 +24,15 @@ pub mod style {
     pub const DIM: Style = Style::new().dimmed();
 }
 
+/// RFC 4180: a field holding a comma, a quote or a line break is quoted, its quotes doubled.
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 /// How many terminal cells `text` takes (display width, not bytes or characters).
 pub(crate) fn width(text: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(text)
