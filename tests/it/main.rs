@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod client;
 mod credentials;
+mod docs;
 mod estate;
 mod init;
 mod install;
