@@ -150,7 +150,18 @@ fn run_in_a_clean_environment() {
     child.env_remove("RUST_BACKTRACE");
     let output = child.output().unwrap();
     let prefix = format!("{}/", folder.path().display());
-    let report = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&prefix, "");
+    // The pages' own paths, and only what failed (trycmd also lists every step that passed).
+    let report = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .replace(&prefix, "")
+            .lines()
+            .filter(|line| {
+                !(line.starts_with("Testing ")
+                    && (line.contains(" ... ok") || line.ends_with(" ... ignored")))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect::<String>()
+    };
     let (stdout, stderr) = (report(&output.stdout), report(&output.stderr));
     assert!(
         output.status.success(),
