@@ -51,7 +51,7 @@ run() {
     # Both streams through one pipe, each line stamped on arrival: the plan's last line marks the
     # start of the writes, "Verifying" their end.
     # shellcheck disable=SC2086
-    TAGREC_API_KEY=bench "$BIN" -f "$work/projects.yaml" --endpoint "$url" apply --auto-approve \
+    TAGREC_API_KEY=bench "$BIN" apply -f "$work/projects.yaml" --endpoint "$url" --auto-approve \
         $apply_flags 2>&1 | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%.6f %s", time, $_' \
         >"$work/apply.log" || true
     status=${PIPESTATUS[0]}
@@ -69,7 +69,7 @@ run() {
         echo "$label: $writes writes committed, expected $N" >&2
         exit 1
     fi
-    TAGREC_API_KEY=bench "$BIN" -q -f "$work/projects.yaml" --endpoint "$url" plan --detailed-exitcode >/dev/null \
+    TAGREC_API_KEY=bench "$BIN" -q plan -f "$work/projects.yaml" --endpoint "$url" --detailed-exitcode >/dev/null \
         || { echo "$label: the plan after apply is not empty" >&2; exit 1; }
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true

@@ -537,4 +537,19 @@ pub struct ServeArgs {
     /// duration (short ones test refreshing)
     #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub sts_duration: u64,
+    /// Spend rows for its Cost Explorer: a JSON array of {"date": "YYYY-MM-DD", "service",
+    /// "project_id", "amount": "12.34"}; a row's spend carries its project's active tags
+    #[arg(long, value_name = "FILE")]
+    pub costs: Option<PathBuf>,
+    /// Result periods per GetCostAndUsage page (default: all in one page), to test paging
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub ce_page_size: Option<u32>,
+    /// Cost allocation tag keys active from the start (once seen on a project with spend);
+    /// other keys start inactive
+    #[arg(long, value_name = "K1,K2", value_delimiter = ',')]
+    pub active_cost_tags: Vec<String>,
+    /// Answer every Cost Explorer call as for a member (linked) account: 400
+    /// AccessDeniedException
+    #[arg(long)]
+    pub linked_account: bool,
 }

@@ -14,8 +14,9 @@ pub async fn run(shell: &Shell, command: BillingCommand) -> anyhow::Result<Exit>
             let Some(manifests) = super::load_all(shell, &args.manifests)? else {
                 return Ok(Exit::Failure);
             };
-            let ce = connect(&manifests, &args.payer).await?;
-            let keys = ops::billing::status(&ce, &ops::billing::keys_of(&manifests)).await?;
+            let payer = connect(&manifests, &args.payer).await?;
+            let ce = &payer.ce;
+            let keys = ops::billing::status(ce, &ops::billing::keys_of(&manifests)).await?;
             shell.print(&match args.format {
                 BillingFormat::Text => render::billing::status_text(&keys),
                 BillingFormat::Json => render::billing::status_json(&keys),
@@ -31,8 +32,9 @@ pub async fn run(shell: &Shell, command: BillingCommand) -> anyhow::Result<Exit>
             let Some(manifests) = super::load_all(shell, &args.manifests)? else {
                 return Ok(Exit::Failure);
             };
-            let ce = connect(&manifests, &args.payer).await?;
-            let keys = ops::billing::status(&ce, &ops::billing::keys_of(&manifests)).await?;
+            let payer = connect(&manifests, &args.payer).await?;
+            let ce = &payer.ce;
+            let keys = ops::billing::status(ce, &ops::billing::keys_of(&manifests)).await?;
             let to_activate: Vec<_> = keys
                 .iter()
                 .filter(|k| k.status != KeyState::Active)
@@ -49,7 +51,7 @@ pub async fn run(shell: &Shell, command: BillingCommand) -> anyhow::Result<Exit>
             )? {
                 return Ok(Exit::Failure);
             }
-            let activation = ops::billing::activate(&ce, &keys).await?;
+            let activation = ops::billing::activate(ce, &keys).await?;
             shell.print(&render::billing::activation_text(&activation));
             Ok(if activation.failed.is_empty() {
                 Exit::Success
@@ -63,7 +65,8 @@ pub async fn run(shell: &Shell, command: BillingCommand) -> anyhow::Result<Exit>
             };
             let today = time::OffsetDateTime::now_utc().date();
             let from = ops::billing::backfill_from(&args.from, today)?;
-            let ce = connect(&manifests, &args.payer).await?;
+            let payer = connect(&manifests, &args.payer).await?;
+            let ce = &payer.ce;
             shell.print(&format!(
                 "tagrec billing will ask Billing to apply today's cost allocation tag status to the months from {}.\n",
                 &from[..7]
@@ -71,7 +74,7 @@ pub async fn run(shell: &Shell, command: BillingCommand) -> anyhow::Result<Exit>
             if !super::ask(shell, "Request this backfill?", args.auto_approve)? {
                 return Ok(Exit::Failure);
             }
-            let (requested, history) = ops::billing::backfill(&ce, &from).await?;
+            let (requested, history) = ops::billing::backfill(ce, &from).await?;
             shell.print(&render::billing::backfill_text(
                 requested.as_ref(),
                 &history,
@@ -84,7 +87,7 @@ pub async fn run(shell: &Shell, command: BillingCommand) -> anyhow::Result<Exit>
 async fn connect(
     manifests: &[crate::ops::validate::Loaded],
     payer: &PayerArgs,
-) -> anyhow::Result<crate::api::cost_explorer::CostExplorer> {
+) -> anyhow::Result<ops::billing::Payer> {
     ops::billing::connect(
         manifests,
         &BillingOptions {

@@ -26,7 +26,7 @@ pub async fn run(shell: &Shell, args: CostsArgs) -> anyhow::Result<Exit> {
     let today = time::OffsetDateTime::now_utc().date();
     // The period is checked before anything is asked of Cost Explorer (each request costs).
     ops::costs::period(options.since.as_deref(), options.until.as_deref(), today)?;
-    let ce = ops::billing::connect(
+    let payer = ops::billing::connect(
         &manifests,
         &BillingOptions {
             endpoint: args.payer.billing_endpoint,
@@ -35,7 +35,7 @@ pub async fn run(shell: &Shell, args: CostsArgs) -> anyhow::Result<Exit> {
         &|name| std::env::var(name).ok(),
     )
     .await?;
-    let costs = ops::costs::costs(&manifests, &ce, &options, today).await?;
+    let costs = ops::costs::costs(&manifests, &payer.ce, &options, today).await?;
     shell.print(&match args.format {
         CostsFormat::Text => render::costs::text(&costs),
         CostsFormat::Json => render::costs::json(&costs),

@@ -14,8 +14,11 @@ pub fn run(shell: &Shell, cmd: SandboxCommand) -> anyhow::Result<Exit> {
         SandboxCommand::Serve(args) => {
             let out = shell.clone();
             ops::sandbox::serve(options(*args)?, move |addr| {
-                // The first stdout line is a contract: tests and scripts read the address from it.
-                out.print(&format!("listening on http://{addr}/v1\n"));
+                // The first stdout lines are a contract: tests and scripts read the address from
+                // them.
+                out.print(&format!(
+                    "listening on http://{addr}/v1\ncost explorer on http://{addr}/\n"
+                ));
             })?;
             Ok(Exit::Success)
         }
@@ -68,5 +71,14 @@ fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
         list_lag: Duration::from_millis(args.list_lag_ms),
         request_log: args.request_log,
         sts_duration: Duration::from_secs(args.sts_duration),
+        costs: args.costs,
+        ce_page_size: args.ce_page_size.map(|n| n as usize),
+        active_cost_tags: args
+            .active_cost_tags
+            .into_iter()
+            .map(|key| key.trim().to_string())
+            .filter(|key| !key.is_empty())
+            .collect(),
+        linked_account: args.linked_account,
     })
 }

@@ -7,6 +7,7 @@ use anyhow::bail;
 
 use crate::api::LiveProject;
 use crate::plan::PlanTarget;
+use crate::plan::matching::{Match, match_projects};
 use crate::policy::Policy;
 use crate::render::audit::{Audit, AuditedProject, NameConflict};
 
@@ -33,54 +34,36 @@ pub async fn audit(
 
 fn audit_of(loaded: &Loaded, policy: &Policy, live: &[LiveProject]) -> Audit {
     let manifest = &loaded.manifest;
-    // Matched as plan matches: a pinned id first; an entry without `id:` then matches the one
-    // active project of its name that no pin claims. Two or more such projects are a conflict
-    // (plan refuses it): neither is managed, both are shown as such.
-    let pinned: BTreeSet<&str> = manifest
-        .projects
-        .iter()
-        .filter_map(|p| p.id.as_deref())
-        .collect();
-    let names: BTreeSet<&str> = manifest
-        .projects
-        .iter()
-        .filter(|p| p.id.is_none())
-        .map(|p| p.name.as_str())
-        .collect();
-    let active = || live.iter().filter(|p| p.is_active() && !p.is_default());
-    let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for p in active().filter(|p| !pinned.contains(p.id.as_str())) {
-        if names.contains(p.name.as_str()) {
-            by_name
-                .entry(p.name.as_str())
-                .or_default()
-                .push(p.id.as_str());
+    // Matched as plan matches (`plan::matching`): two or more active projects carrying a name
+    // declared without `id:` are a conflict (plan refuses it): neither is managed.
+    let matching = match_projects(&manifest.projects, live);
+    let mut managed: BTreeSet<&str> = BTreeSet::new();
+    let mut conflicts: Vec<NameConflict> = Vec::new();
+    for (desired, found) in manifest.projects.iter().zip(&matching.matches) {
+        match found {
+            Match::Live(p) => {
+                managed.insert(p.id.as_str());
+            }
+            Match::Conflict(many) => conflicts.push(NameConflict {
+                name: desired.name.clone(),
+                ids: many.iter().map(|p| p.id.clone()).collect(),
+            }),
+            _ => {}
         }
     }
-    let conflicts: Vec<NameConflict> = by_name
-        .into_iter()
-        .filter(|(_, ids)| ids.len() > 1)
-        .map(|(name, ids)| {
-            let mut ids: Vec<String> = ids.into_iter().map(str::to_string).collect();
-            ids.sort();
-            NameConflict {
-                name: name.to_string(),
-                ids,
-            }
-        })
-        .collect();
+    conflicts.sort_by(|a, b| a.name.cmp(&b.name));
     let in_conflict: BTreeSet<&str> = conflicts
         .iter()
         .flat_map(|c| c.ids.iter().map(String::as_str))
         .collect();
+    let active = || live.iter().filter(|p| p.is_active() && !p.is_default());
     let mut projects: Vec<AuditedProject> = active()
         .map(|p| {
             let conflict = in_conflict.contains(p.id.as_str());
             AuditedProject {
                 name: p.name.clone(),
                 id: p.id.clone(),
-                managed: pinned.contains(p.id.as_str())
-                    || (names.contains(p.name.as_str()) && !conflict),
+                managed: managed.contains(p.id.as_str()),
                 conflict,
                 tags: p.tags.clone(),
                 violations: policy.check_project(&p.name, &p.tags, manifest.owner.as_deref()),

@@ -9,9 +9,12 @@ use anyhow::bail;
 use crate::api::auth::{self, AuthMode, AuthRequest, Credentials};
 use crate::api::chain::{Chain, ChainOptions, SigV4Source};
 use crate::api::cost_explorer::{self, Backfill, CostExplorer, KeyError};
+use crate::manifest::SandboxTarget;
 use crate::render::billing::{Activation, KeyFailure, KeyState, KeyStatus, NOT_SEEN_ADVICE};
 use crate::rules::{PROTECT_TAG, is_aws_key};
+use crate::sandbox::{EmbeddedServer, EmbeddedServerOptions};
 
+use super::connect::SANDBOX_REGION;
 use super::validate::Loaded;
 
 /// The command line's say on where Cost Explorer is and as whom.
@@ -37,17 +40,41 @@ pub fn keys_of(manifests: &[Loaded]) -> Vec<String> {
         .collect()
 }
 
-/// Connects to the payer account's Cost Explorer: the endpoint first found (`--billing-endpoint`,
-/// AWS_ENDPOINT_URL_COST_EXPLORER, AWS_ENDPOINT_URL, AWS's), with SigV4 credentials from
-/// `--profile`, else the manifests' `billing:`, else the default chain; never the target's own.
+/// The payer account's Cost Explorer, and the embedded sandbox serving it when the manifests'
+/// target is one (it stops when this is dropped).
+pub struct Payer {
+    pub ce: CostExplorer,
+    _sandbox: Option<EmbeddedServer>,
+}
+
+/// Connects to the payer account's Cost Explorer: the endpoint first found (the manifests'
+/// embedded sandbox, `--billing-endpoint`, AWS_ENDPOINT_URL_COST_EXPLORER, AWS_ENDPOINT_URL,
+/// AWS's), with SigV4 credentials from `--profile`, else the manifests' `billing:`, else the
+/// default chain; never the target's own.
 pub async fn connect(
     manifests: &[Loaded],
     options: &BillingOptions,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<CostExplorer> {
-    let endpoint = options
-        .endpoint
-        .clone()
+) -> anyhow::Result<Payer> {
+    let sandbox = match embedded_sandbox(manifests)? {
+        Some(target) => Some(
+            EmbeddedServer::start(EmbeddedServerOptions {
+                state: target.state.clone(),
+                seed: target.seed.clone(),
+                region: SANDBOX_REGION.to_string(),
+                costs: target.costs.clone(),
+                active_cost_tags: target.active_cost_tags.clone(),
+                linked_account: target.linked_account,
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("could not start the embedded sandbox: {e}"))?,
+        ),
+        None => None,
+    };
+    let endpoint = sandbox
+        .as_ref()
+        .map(EmbeddedServer::cost_explorer_url)
+        .or_else(|| options.endpoint.clone())
         .or_else(|| env("AWS_ENDPOINT_URL_COST_EXPLORER"))
         .or_else(|| env("AWS_ENDPOINT_URL"))
         .filter(|e| !e.trim().is_empty());
@@ -95,10 +122,43 @@ pub async fn connect(
                 .to_string()),
         source.label()
     );
-    Ok(CostExplorer::new(
-        endpoint.as_ref().map(|e| e.as_str().trim_end_matches('/')),
-        source,
-    ))
+    Ok(Payer {
+        ce: CostExplorer::new(
+            endpoint.as_ref().map(|e| e.as_str().trim_end_matches('/')),
+            source,
+        ),
+        _sandbox: sandbox,
+    })
+}
+
+/// The sandbox whose Cost Explorer answers, when the manifests target one: all of them the same
+/// state (one account), or none.
+fn embedded_sandbox(manifests: &[Loaded]) -> anyhow::Result<Option<&SandboxTarget>> {
+    let sandboxes: Vec<(&Loaded, Option<&SandboxTarget>)> = manifests
+        .iter()
+        .map(|l| (l, l.manifest.target.sandbox.as_ref()))
+        .collect();
+    let Some((first, Some(target))) = sandboxes.first().copied() else {
+        if let Some((other, Some(_))) = sandboxes.iter().find(|(_, s)| s.is_some()) {
+            bail!(
+                "{} targets an embedded sandbox but {} does not: billing and costs call one payer account; run the sandbox manifests apart",
+                other.manifest.file.display(),
+                manifests[0].manifest.file.display()
+            );
+        }
+        return Ok(None);
+    };
+    if let Some((other, _)) = sandboxes
+        .iter()
+        .find(|(_, s)| s.is_none_or(|s| s.state != target.state))
+    {
+        bail!(
+            "{} and {} are not one embedded sandbox: billing and costs call one payer account; run them apart",
+            first.manifest.file.display(),
+            other.manifest.file.display()
+        );
+    }
+    Ok(Some(target))
 }
 
 /// The manifests' `billing:` (one payer account): they must not name two.
@@ -229,7 +289,12 @@ pub async fn backfill(
     ce: &CostExplorer,
     from: &str,
 ) -> anyhow::Result<(Option<Backfill>, Vec<Backfill>)> {
-    let requested = ce.start_backfill(from).await?;
+    let requested = ce.start_backfill(from).await.map_err(|error| match error.code() {
+        Some("BackfillLimitExceededException") => anyhow::anyhow!(
+            "{error}. Billing runs one backfill at a time, and at most one every 24 hours: try again tomorrow (`tagrec billing backfill` lists the ones requested)"
+        ),
+        _ => error.into(),
+    })?;
     let history = ce.backfills().await?;
     Ok((requested, history))
 }

@@ -74,7 +74,9 @@ impl From<&LiveProject> for Observed {
 }
 
 /// The API request a change will send: a create body or a modify body (none for an archive).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Written as the body itself; read back by the change's `action` (a modify that only renames,
+/// `{"name": …}`, has the shape of a create too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Request {
     Create(CreateProject),
@@ -82,6 +84,7 @@ pub enum Request {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SavedChange")]
 pub struct Change {
     pub action: Action,
     pub name: String,
@@ -93,6 +96,54 @@ pub struct Change {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tag_changes: Vec<TagChange>,
     pub observed: Option<Observed>,
+}
+
+/// A change as a plan file holds it, before its request is read by its action.
+#[derive(Deserialize)]
+struct SavedChange {
+    action: Action,
+    name: String,
+    id: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    request: Option<serde_json::Value>,
+    #[serde(default)]
+    tag_changes: Vec<TagChange>,
+    observed: Option<Observed>,
+}
+
+impl TryFrom<SavedChange> for Change {
+    type Error = String;
+
+    fn try_from(saved: SavedChange) -> Result<Change, String> {
+        let request = match (saved.action, saved.request) {
+            (_, None) => None,
+            (Action::Create, Some(body)) => Some(Request::Create(
+                serde_json::from_value(body)
+                    .map_err(|e| format!("the create of \"{}\": {e}", saved.name))?,
+            )),
+            (Action::Update, Some(body)) => Some(Request::Modify(
+                serde_json::from_value(body)
+                    .map_err(|e| format!("the update of \"{}\": {e}", saved.name))?,
+            )),
+            (Action::Archive, Some(_)) => {
+                return Err(format!(
+                    "the archive of \"{}\" carries a request",
+                    saved.name
+                ));
+            }
+        };
+        Ok(Change {
+            action: saved.action,
+            name: saved.name,
+            id: saved.id,
+            reason: saved.reason,
+            request,
+            tag_changes: saved.tag_changes,
+            observed: saved.observed,
+        })
+    }
 }
 
 impl Change {
@@ -197,4 +248,35 @@ pub enum PlanFileError {
         "is damaged (its fields are not a tagrec plan); make a new one with `tagrec plan --out`"
     )]
     Damaged,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_update_that_only_renames_reads_back_as_a_modify() {
+        let change = Change {
+            action: Action::Update,
+            name: "New".into(),
+            id: Some("proj_a".into()),
+            reason: None,
+            request: Some(Request::Modify(ModifyProject {
+                name: Some("New".into()),
+                ..ModifyProject::default()
+            })),
+            tag_changes: Vec::new(),
+            observed: None,
+        };
+        let text = serde_json::to_string(&change).unwrap();
+        assert!(text.contains(r#""request":{"name":"New"}"#), "{text}");
+        let back: Change = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, change);
+        assert!(back.modify_request().is_some());
+        let create: Change = serde_json::from_str(
+            r#"{"action":"create","name":"N","id":null,"request":{"name":"N","tags":{"A":"1"}},"observed":null}"#,
+        )
+        .unwrap();
+        assert_eq!(create.create_request().map(|c| c.tags.len()), Some(1));
+    }
 }

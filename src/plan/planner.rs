@@ -2,15 +2,16 @@
 //! name), the per-project diff, prune of owned projects, quota and the rename-without-id warning.
 //! Pure: the same inputs give the same plan, sorted, with no hash order leaking out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::api::{CreateProject, LiveProject, ModifyProject};
 use crate::diagnostics::Place;
 use crate::manifest::{DesiredProject, TagPatterns};
 use crate::policy::Violation;
-use crate::rules::{DEFAULT_PROJECT_ID, OWNER_TAG, PROJECT_QUOTA, PROTECT_TAG, Tags, is_protected};
+use crate::rules::{OWNER_TAG, PROJECT_QUOTA, PROTECT_TAG, Tags, is_protected};
 
 use super::diff::{diff_tags, managed_tags};
+use super::matching::{Match, Matching, match_projects};
 use super::model::{Action, Change, Observed, Request, Summary, TagChange, TagOp, Unmanaged};
 
 pub struct PlanOptions<'a> {
@@ -90,74 +91,51 @@ pub struct Planned {
 
 pub fn plan(desired: &[DesiredProject], live: &[LiveProject], options: &PlanOptions) -> Planned {
     let mut out = Planned::default();
-    let by_id: HashMap<&str, &LiveProject> = live.iter().map(|p| (p.id.as_str(), p)).collect();
-
-    // Pinned ids first, so that a project matched by id is not also matched by name.
-    let mut matched: BTreeMap<usize, &LiveProject> = BTreeMap::new();
-    let mut claimed: BTreeSet<&str> = BTreeSet::new();
-    for (i, d) in desired.iter().enumerate() {
-        let Some(id) = d.id.as_deref() else { continue };
-        let place = d.place.clone();
-        match by_id.get(id) {
-            _ if id == DEFAULT_PROJECT_ID => out.errors.push(PlanError::PinnedDefault {
-                name: d.name.clone(),
-                place,
-            }),
-            None => out.errors.push(PlanError::PinnedMissing {
-                name: d.name.clone(),
-                id: id.to_string(),
-                place,
-            }),
-            Some(p) if !p.is_active() => out.errors.push(PlanError::PinnedArchived {
-                name: d.name.clone(),
-                id: id.to_string(),
-                place,
-            }),
-            Some(p) => {
-                matched.insert(i, p);
-                claimed.insert(p.id.as_str());
-            }
-        }
-    }
-    let mut active_by_name: HashMap<&str, Vec<&LiveProject>> = HashMap::new();
-    for p in live {
-        if p.is_active() && !p.is_default() && !claimed.contains(p.id.as_str()) {
-            active_by_name.entry(p.name.as_str()).or_default().push(p);
-        }
-    }
+    let Matching { matches, claimed } = match_projects(desired, live);
 
     let wanted =
         |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == name);
     let mut targets_seen: BTreeSet<&str> = BTreeSet::new();
     let mut creates = Vec::new();
     let mut updates = Vec::new();
-    for (i, d) in desired.iter().enumerate() {
-        if d.id.is_some() && !matched.contains_key(&i) {
-            continue; // already reported
-        }
-        let live_match = match matched.get(&i) {
-            Some(p) => Some(*p),
-            None => match active_by_name.get(d.name.as_str()).map(Vec::as_slice) {
-                None | Some([]) => None,
-                Some([one]) => Some(*one),
-                Some(many) => {
-                    let mut ids: Vec<String> = many.iter().map(|p| p.id.clone()).collect();
-                    ids.sort();
-                    for p in many {
-                        claimed.insert(p.id.as_str());
-                    }
-                    out.errors.push(PlanError::Conflict {
-                        name: d.name.clone(),
-                        ids,
-                        place: d.place.clone(),
-                    });
-                    continue;
-                }
-            },
+    for (d, found) in desired.iter().zip(&matches) {
+        let name = || d.name.clone();
+        let pinned = || d.id.clone().unwrap_or_default();
+        let live_match = match found {
+            Match::Live(p) => Some(*p),
+            Match::Missing => None,
+            Match::PinnedDefault => {
+                out.errors.push(PlanError::PinnedDefault {
+                    name: name(),
+                    place: d.place.clone(),
+                });
+                continue;
+            }
+            Match::PinnedMissing => {
+                out.errors.push(PlanError::PinnedMissing {
+                    name: name(),
+                    id: pinned(),
+                    place: d.place.clone(),
+                });
+                continue;
+            }
+            Match::PinnedArchived => {
+                out.errors.push(PlanError::PinnedArchived {
+                    name: name(),
+                    id: pinned(),
+                    place: d.place.clone(),
+                });
+                continue;
+            }
+            Match::Conflict(many) => {
+                out.errors.push(PlanError::Conflict {
+                    name: name(),
+                    ids: many.iter().map(|p| p.id.clone()).collect(),
+                    place: d.place.clone(),
+                });
+                continue;
+            }
         };
-        if let Some(p) = live_match {
-            claimed.insert(p.id.as_str());
-        }
         if !wanted(&d.name) {
             continue;
         }

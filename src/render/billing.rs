@@ -85,7 +85,12 @@ pub fn status_text(keys: &[KeyStatus]) -> String {
         );
     }
     if not_seen > 0 {
-        let _ = writeln!(out, "Not seen: {NOT_SEEN_ADVICE}.");
+        let names: Vec<&str> = keys
+            .iter()
+            .filter(|k| k.status == KeyState::NotSeen)
+            .map(|k| k.key.as_str())
+            .collect();
+        let _ = writeln!(out, "Not seen ({}): {NOT_SEEN_ADVICE}.", names.join(", "));
     }
     out
 }

@@ -77,12 +77,16 @@ pub fn ratio(part: Decimal, whole: Decimal) -> f64 {
 /// the causes rather than split the amount.
 pub fn untagged_causes(costs: &Costs) -> Vec<String> {
     let mut causes = Vec::new();
-    if costs.key_status != KeyState::Active {
-        causes.push(format!(
-            "`{}` is {} as a cost allocation tag, so Cost Explorer groups none of the spend by it: run `tagrec billing activate`",
-            costs.by,
-            costs.key_status.as_str()
-        ));
+    match costs.key_status {
+        KeyState::Active => {}
+        KeyState::Inactive => causes.push(format!(
+            "`{}` is inactive as a cost allocation tag, so Cost Explorer groups none of the spend by it: run `tagrec billing activate`",
+            costs.by
+        )),
+        KeyState::NotSeen => causes.push(format!(
+            "Billing has not seen `{}` on a billed resource yet, so Cost Explorer groups none of the spend by it: see `tagrec billing status`",
+            costs.by
+        )),
     }
     causes.push(
         "the `default` project: every inference request sent without a project id (`project=` in the OpenAI SDK; `tagrec output` gives the ids)".to_string(),
@@ -94,6 +98,10 @@ pub fn untagged_causes(costs: &Costs) -> Vec<String> {
             costs.projects_without_key.join(", ")
         ));
     }
+    causes.push(format!(
+        "projects these manifests do not manage, or whose live tags lack `{}` until they are applied (`tagrec plan` shows both)",
+        costs.by
+    ));
     causes
 }
 

@@ -60,14 +60,15 @@ impl EmbeddedApi {
 
 impl Inner {
     fn load(&self) -> Result<Store, ApiError> {
-        let projects = state::initial_projects(
+        // Billing's settings come along, so that a write of projects keeps them.
+        let saved = state::initial_account(
             Some(&self.state),
             self.seed.as_deref(),
             &self.region,
             ACCOUNT_ID,
         )
         .map_err(local)?;
-        Ok(Store::new(&self.region, ACCOUNT_ID, projects))
+        Ok(state::store(saved, &self.region, ACCOUNT_ID))
     }
 
     fn write<T>(

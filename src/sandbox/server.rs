@@ -1,6 +1,8 @@
 //! `tagrec sandbox serve`: the store over HTTP, as `api.md` describes the endpoint, with its
-//! credentials, faults, lagging lists and request log. Every answer, error or not, is the API's
-//! JSON; no request, however odd, stops the server.
+//! credentials, faults, lagging lists and request log, and `POST /` for STS and Cost Explorer.
+//! Every answer, error or not, is the API's JSON (or STS's XML); no request, however odd, stops
+//! the server. The same server runs in-process for a manifest's `target.sandbox`
+//! (`start_in_process`), then sharing its state file with other tagrec processes.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -17,6 +19,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
@@ -24,8 +27,10 @@ use serde::Serialize;
 use crate::api::model::{CreateProject, ModifyProject};
 use crate::rules::same_secret;
 
+use super::cost_explorer::{self, CeError, CostExplorer, Operation};
+use super::costs::{CostsError, Spend};
 use super::faults::{FaultSettings, Faults};
-use super::sigv4::{self, SigV4Key};
+use super::sigv4::{self, RefusedKind, SigV4Key};
 use super::state::{self, StateError, StateFile, StateLock};
 use super::store::{self, ListQuery, Refusal, Store};
 use super::sts;
@@ -34,6 +39,9 @@ use crate::api::auth::SIGV4_SERVICE;
 /// The largest request body accepted (413 past it).
 pub const MAX_BODY: usize = 1 << 20;
 const PREFIX: &str = "/v1/organization/projects";
+/// How long a write of the in-process server waits for another process's (as the embedded
+/// target's writes do).
+const SHARED_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
@@ -55,6 +63,14 @@ pub struct ServeOptions {
     pub faults: FaultSettings,
     pub list_lag: Duration,
     pub request_log: Option<PathBuf>,
+    /// Spend rows for Cost Explorer (none when absent).
+    pub costs: Option<PathBuf>,
+    /// Result periods per `GetCostAndUsage` page (all in one when absent).
+    pub ce_page_size: Option<usize>,
+    /// Cost allocation tag keys active from the start (once seen).
+    pub active_cost_tags: Vec<String>,
+    /// Cost Explorer answers as for a member account: access denied.
+    pub linked_account: bool,
 }
 
 // The io errors are part of the sentences, not `source`s: printed as a chain, each reason would
@@ -73,6 +89,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Costs(#[from] CostsError),
     #[error("cannot open the request log {}: {error}", path.display())]
     RequestLog {
         path: PathBuf,
@@ -99,10 +117,20 @@ struct Account {
     history: VecDeque<(Instant, Arc<Store>)>,
 }
 
+/// How the server holds its state file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locking {
+    /// Locked for the server's life, and the server's memory is the account (`sandbox serve`).
+    Held,
+    /// Read afresh for every request and locked only while a write is saved, as the embedded
+    /// target does, so that another tagrec process (an `apply`) may write it meanwhile.
+    PerWrite,
+}
+
 /// The state file, and the one writer at a time: reads never wait for a write's fsync.
 struct Persistence {
     state: Option<StateFile>,
-    /// Held for the server's life: nobody else writes this state meanwhile.
+    /// With `Locking::Held`: held for the server's life, nobody else writes this state meanwhile.
     _lock: Option<StateLock>,
 }
 
@@ -116,6 +144,12 @@ struct Server {
     faults: Faults,
     list_lag: Duration,
     region: String,
+    account_id: String,
+    /// The state file, for reads that must not queue behind a write (`Locking::PerWrite`).
+    state_file: Option<StateFile>,
+    seed: Option<PathBuf>,
+    locking: Locking,
+    cost_explorer: CostExplorer,
     log: Option<Mutex<File>>,
 }
 
@@ -125,7 +159,7 @@ pub async fn serve(
     options: ServeOptions,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let server = Arc::new(Server::open(&options)?);
+    let server = Arc::new(Server::open(&options, Locking::Held)?);
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
         .map_err(|error| ServeError::bind(&options.listen, error))?;
@@ -138,6 +172,41 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(ServeError::Stopped)
+}
+
+/// A server started in-process: where it listens, and the task serving; dropping it stops it.
+pub struct Running {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A write under way finishes on its blocking thread (saves are atomic); no new request
+        // is taken.
+        self.task.abort();
+    }
+}
+
+/// Starts the server on `options.listen` in the current tokio runtime, for as long as the
+/// returned `Running` lives. Its state file is not held locked: every request reads it afresh
+/// and every write locks it only while it saves, so other tagrec processes on the same state
+/// (an `apply`) go on working and their writes are seen at once.
+pub async fn start_in_process(options: ServeOptions) -> Result<Running, ServeError> {
+    let server = Arc::new(Server::open(&options, Locking::PerWrite)?);
+    let listener = tokio::net::TcpListener::bind(&options.listen)
+        .await
+        .map_err(|error| ServeError::bind(&options.listen, error))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| ServeError::bind(&options.listen, error))?;
+    let app = Router::new().fallback(handle).with_state(server);
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::warn!("the in-process sandbox stopped: {error}");
+        }
+    });
+    Ok(Running { addr, task })
 }
 
 async fn shutdown_signal() {
@@ -163,19 +232,29 @@ async fn shutdown_signal() {
 }
 
 impl Server {
-    fn open(options: &ServeOptions) -> Result<Server, ServeError> {
+    fn open(options: &ServeOptions, locking: Locking) -> Result<Server, ServeError> {
         let state = options.state.as_deref().map(StateFile::new);
-        let lock = match &state {
-            Some(file) => Some(file.lock(Duration::from_secs(2))?),
-            None => None,
+        let lock = match (&state, locking) {
+            (Some(file), Locking::Held) => Some(file.lock(Duration::from_secs(2))?),
+            _ => None,
         };
-        let projects = state::initial_projects(
+        let saved = state::initial_account(
             state.as_ref(),
             options.seed.as_deref(),
             &options.region,
             &options.account_id,
         )?;
-        let store = Arc::new(Store::new(&options.region, &options.account_id, projects));
+        let store = Arc::new(state::store(saved, &options.region, &options.account_id));
+        let spend = match &options.costs {
+            Some(path) => Spend::load(path)?,
+            None => Spend::default(),
+        };
+        let cost_explorer = CostExplorer::new(
+            spend,
+            options.active_cost_tags.iter().cloned(),
+            options.ce_page_size,
+            options.linked_account,
+        );
         let log = match &options.request_log {
             Some(path) => Some(Mutex::new(
                 OpenOptions::new()
@@ -189,6 +268,7 @@ impl Server {
             )),
             None => None,
         };
+        let state_file = state.clone();
         let mut history = VecDeque::new();
         if !options.list_lag.is_zero() {
             history.push_back((Instant::now(), store.clone()));
@@ -205,8 +285,36 @@ impl Server {
             faults: Faults::new(options.faults.clone()),
             list_lag: options.list_lag,
             region: options.region.clone(),
+            account_id: options.account_id.clone(),
+            state_file,
+            seed: options.seed.clone(),
+            locking,
+            cost_explorer,
             log,
         })
+    }
+
+    /// With `Locking::PerWrite`, reads the state file again (another process may have written
+    /// it); the server's memory is the account otherwise.
+    fn refresh(&self) -> Result<(), StateError> {
+        if self.locking == Locking::Held {
+            return Ok(());
+        }
+        let store = self.load()?;
+        self.account().current = Arc::new(store);
+        Ok(())
+    }
+
+    /// The account as the state file (or else the seed) has it now.
+    fn load(&self) -> Result<Store, StateError> {
+        // Reads do not wait for a write under way: the file is replaced atomically.
+        let saved = state::initial_account(
+            self.state_file.as_ref(),
+            self.seed.as_deref(),
+            &self.region,
+            &self.account_id,
+        )?;
+        Ok(state::store(saved, &self.region, &self.account_id))
     }
 
     fn account(&self) -> std::sync::MutexGuard<'_, Account> {
@@ -237,19 +345,56 @@ impl Server {
         &self,
         change: impl FnOnce(&mut Store) -> Result<T, Refusal>,
     ) -> Result<T, Refusal> {
+        self.commit(
+            |store| change(store).map(|result| (result, true)),
+            |message| Refusal {
+                status: 500,
+                kind: "server_error",
+                message,
+                param: None,
+                code: None,
+            },
+        )
+    }
+
+    /// `write` for any error type; `change` says whether it changed anything (nothing is saved
+    /// when it did not). With `Locking::PerWrite`, the state file is locked, read again and
+    /// saved, as the embedded target writes it.
+    fn commit<T, E>(
+        &self,
+        change: impl FnOnce(&mut Store) -> Result<(T, bool), E>,
+        failed: impl Fn(String) -> E,
+    ) -> Result<T, E> {
         let persistence = self.persistence.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = Store::clone(&self.current());
-        let result = change(&mut next)?;
+        let (_file_lock, mut next) = match (&persistence.state, self.locking) {
+            (Some(file), Locking::PerWrite) => {
+                let lock = file
+                    .lock(SHARED_LOCK_WAIT)
+                    .map_err(|e| failed(format!("The sandbox could not write its state: {e}")))?;
+                let saved = state::initial_account(
+                    Some(file),
+                    self.seed.as_deref(),
+                    &self.region,
+                    &self.account_id,
+                )
+                .map_err(|e| failed(format!("The sandbox could not read its state: {e}")))?;
+                (
+                    Some(lock),
+                    state::store(saved, &self.region, &self.account_id),
+                )
+            }
+            _ => (None, Store::clone(&self.current())),
+        };
+        let (result, changed) = change(&mut next)?;
+        if !changed {
+            return Ok(result);
+        }
         if let Some(file) = &persistence.state
             && let Err(error) = file.save(&next)
         {
-            return Err(Refusal {
-                status: 500,
-                kind: "server_error",
-                message: format!("The sandbox could not save its state: {error}"),
-                param: None,
-                code: None,
-            });
+            return Err(failed(format!(
+                "The sandbox could not save its state: {error}"
+            )));
         }
         let mut account = self.account();
         let next = Arc::new(next);
@@ -396,10 +541,139 @@ impl Server {
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
         Outcome {
-            response,
-            written: None,
+            operation: Some(call.action().to_string()),
             sts: Some(call),
+            ..Outcome::new(response)
         }
+    }
+
+    /// A Cost Explorer call (`POST /` with `X-Amz-Target`), checked as AWS checks it: the
+    /// operation, the body's content type, the SigV4 signature (service `ce`, region `us-east-1`,
+    /// when `--sigv4` is given), the emulator's faults, a member account's refusal, then the
+    /// request itself.
+    fn cost_explorer(&self, parts: &Parts, body: &[u8]) -> Outcome {
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let name = target
+            .strip_prefix(cost_explorer::TARGET_PREFIX)
+            .unwrap_or(&target);
+        let answered =
+            Operation::from_target(&target).and_then(|op| self.cost_explorer_call(op, parts, body));
+        let (answer, committed) = match answered {
+            Ok((answer, committed)) => (Ok(answer), committed),
+            Err(error) => (Err(error), false),
+        };
+        Outcome {
+            operation: Some(store::shorten(name)),
+            committed,
+            ..ce_outcome(answer)
+        }
+    }
+
+    fn cost_explorer_call(
+        &self,
+        op: Operation,
+        parts: &Parts,
+        body: &[u8],
+    ) -> Result<(Vec<u8>, bool), CeError> {
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != cost_explorer::CONTENT_TYPE && mime != "application/json" {
+            return Err(CeError::new(
+                "SerializationException",
+                format!(
+                    "Cost Explorer takes Content-Type: {}, not '{}'",
+                    cost_explorer::CONTENT_TYPE,
+                    store::shorten(content_type)
+                ),
+            ));
+        }
+        if self.credentials.sigv4.is_some() {
+            let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            sigv4::verify(
+                &|id| self.known(id),
+                &sigv4::Scope {
+                    service: cost_explorer::SIGV4_SERVICE,
+                    region: Some(cost_explorer::SIGV4_REGION),
+                    api: "Cost Explorer",
+                },
+                parts.method.as_str(),
+                path_and_query,
+                &parts.headers,
+                body,
+                SystemTime::now(),
+            )
+            .map_err(|refused| {
+                let (code, message) = match refused.kind {
+                    RefusedKind::Missing => (
+                        "MissingAuthenticationTokenException",
+                        "Missing Authentication Token: sign the request with SigV4 for the service ce in us-east-1".to_string(),
+                    ),
+                    RefusedKind::UnknownKey => (
+                        "UnrecognizedClientException",
+                        format!("The security token included in the request is invalid: {refused}."),
+                    ),
+                    RefusedKind::Expired => (
+                        "ExpiredTokenException",
+                        "The security token included in the request is expired".to_string(),
+                    ),
+                    RefusedKind::Invalid => (
+                        "InvalidSignatureException",
+                        format!("The SigV4 signature was refused: {refused}."),
+                    ),
+                };
+                CeError::new(code, message)
+            })?;
+        }
+        if self.faults.throttle().is_some() {
+            return Err(CeError::new(
+                "LimitExceededException",
+                "You made too many calls in a short period of time. Try again later.",
+            ));
+        }
+        if self.faults.should_fail() {
+            return Err(CeError {
+                status: 500,
+                code: "InternalFailure",
+                message: "The request processing has failed because of an unknown error (an injected fault: --fail-rate). Retry it.".to_string(),
+            });
+        }
+        if self.cost_explorer.linked_account() {
+            return Err(op.linked_account_denial());
+        }
+        let request = cost_explorer::parse(op, body)?;
+        let internal = |message: String| CeError {
+            status: 500,
+            code: "InternalFailure",
+            message,
+        };
+        let now = store::unix_now();
+        if op.writes() {
+            return self.commit(
+                |store| {
+                    self.cost_explorer
+                        .write(&request, store, now)
+                        .map(|(answer, changed)| ((answer, changed), changed))
+                },
+                internal,
+            );
+        }
+        self.refresh()
+            .map_err(|e| internal(format!("The sandbox could not read its state: {e}")))?;
+        let answer = self.cost_explorer.read(&request, &self.current(), now)?;
+        Ok((answer, false))
     }
 
     fn log(&self, entry: &LogEntry<'_>) {
@@ -432,7 +706,7 @@ struct LogEntry<'a> {
     status: Option<u16>,
     id: Option<&'a str>,
     committed: bool,
-    /// The operation of a call to `/` (STS's `Action`).
+    /// The operation of a call to `/` (STS's `Action`, Cost Explorer's `X-Amz-Target`).
     #[serde(skip_serializing_if = "Option::is_none")]
     operation: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -441,11 +715,27 @@ struct LogEntry<'a> {
     external_id: Option<&'a str>,
 }
 
-/// What a request came to: an answer, the project it wrote (if any), and the STS call it was.
+/// What a request came to: an answer, the project it wrote (if any), whether a write was saved,
+/// and the STS or Cost Explorer call it was.
 struct Outcome {
     response: Response,
     written: Option<String>,
+    /// A write that changed the account without writing a project (Billing's settings).
+    committed: bool,
     sts: Option<sts::Call>,
+    operation: Option<String>,
+}
+
+impl Outcome {
+    fn new(response: Response) -> Outcome {
+        Outcome {
+            response,
+            written: None,
+            committed: false,
+            sts: None,
+            operation: None,
+        }
+    }
 }
 
 fn sts_outcome(error: &sts::StsError, call: Option<&sts::Call>) -> Outcome {
@@ -455,10 +745,37 @@ fn sts_outcome(error: &sts::StsError, call: Option<&sts::Call>) -> Outcome {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
     Outcome {
-        response,
-        written: None,
+        operation: call.map(|c| c.action().to_string()),
         sts: call.cloned(),
+        ..Outcome::new(response)
     }
+}
+
+/// A Cost Explorer answer in awsJson 1.1: the body, its content type, a request id, and for an
+/// error its code in `x-amzn-ErrorType`, as the AWS SDKs read it.
+fn ce_outcome(answer: Result<Vec<u8>, CeError>) -> Outcome {
+    let (status, body, code) = match answer {
+        Ok(body) => (StatusCode::OK, body, None),
+        Err(error) => (
+            StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+            error.body().to_string().into_bytes(),
+            Some(error.code),
+        ),
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(cost_explorer::CONTENT_TYPE),
+    );
+    if let Ok(id) = HeaderValue::from_str(&sts::request_id()) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    if let Some(code) = code {
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(code));
+    }
+    Outcome::new(response)
 }
 
 async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response {
@@ -484,8 +801,8 @@ async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response
             Some(outcome.response.status().as_u16())
         },
         id: outcome.written.as_deref(),
-        committed: outcome.written.is_some(),
-        operation: outcome.sts.as_ref().map(sts::Call::action),
+        committed: outcome.written.is_some() || outcome.committed,
+        operation: outcome.operation.as_deref(),
         role_arn: outcome.sts.as_ref().map(sts::Call::role_arn),
         external_id: outcome.sts.as_ref().and_then(sts::Call::external_id),
     });
@@ -528,7 +845,20 @@ async fn answer(server: &Arc<Server>, request: Request) -> Outcome {
         }
     };
     if parts.uri.path() == "/" && parts.method == Method::POST {
-        return server.sts(&parts, &body);
+        if !parts.headers.contains_key("x-amz-target") {
+            return server.sts(&parts, &body);
+        }
+        let server = server.clone();
+        // Reads of the state file, writes and sums over the spend: off the async threads.
+        return match tokio::task::spawn_blocking(move || server.cost_explorer(&parts, &body)).await
+        {
+            Ok(outcome) => outcome,
+            Err(error) => ce_outcome(Err(CeError {
+                status: 500,
+                code: "InternalFailure",
+                message: format!("The sandbox failed on this request: {error}"),
+            })),
+        };
     }
     let path_and_query = parts.uri.path_and_query().map_or_else(
         || parts.uri.path().to_string(),
@@ -579,6 +909,15 @@ async fn answer(server: &Arc<Server>, request: Request) -> Outcome {
             });
         }
     };
+    if let Err(error) = server.refresh() {
+        return refused(&Refusal {
+            status: 500,
+            kind: "server_error",
+            message: format!("The sandbox could not read its state: {error}"),
+            param: None,
+            code: None,
+        });
+    }
     let method = parts.method.clone();
     let query = parts.uri.query().map(str::to_string);
     if method != Method::POST {
@@ -694,9 +1033,8 @@ fn dispatch(
     };
     match result {
         Ok((response, written)) => Outcome {
-            response,
             written,
-            sts: None,
+            ..Outcome::new(response)
         },
         Err(refusal) => refused(&refusal),
     }
@@ -760,11 +1098,7 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 
 fn refused(refusal: &Refusal) -> Outcome {
     let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Outcome {
-        response: json(status, &refusal.body()),
-        written: None,
-        sts: None,
-    }
+    Outcome::new(json(status, &refusal.body()))
 }
 
 /// A response body that fails before its first byte: hyper then closes the connection without

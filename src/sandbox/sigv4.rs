@@ -128,17 +128,51 @@ fn parse_amz_date(text: &str) -> Option<SystemTime> {
     {
         return None;
     }
-    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = super::day::days_from_civil(year, month as u32, day as u32);
     let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
     let seconds = u64::try_from(seconds).ok()?;
     UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+}
+
+/// Why a signature was refused: what kind of failure (AWS answers each with its own error code)
+/// and a sentence that says it (shown as the error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub kind: RefusedKind,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedKind {
+    /// No `Authorization` header.
+    Missing,
+    /// The access key id is not one the server knows.
+    UnknownKey,
+    /// Temporary credentials past their expiry.
+    Expired,
+    /// Anything else: another service, region or secret, a changed request, a stale time.
+    Invalid,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl From<String> for Refused {
+    fn from(reason: String) -> Refused {
+        Refused {
+            kind: RefusedKind::Invalid,
+            reason,
+        }
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(reason: &str) -> Refused {
+        Refused::from(reason.to_string())
+    }
 }
 
 /// Checks a request; the error says why it was refused (it goes back in the 401 body).
@@ -151,21 +185,30 @@ pub fn verify(
     headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
-) -> Result<(), String> {
+) -> Result<(), Refused> {
     let value = headers
         .get(http::header::AUTHORIZATION)
-        .ok_or("no Authorization header")?
+        .ok_or(Refused {
+            kind: RefusedKind::Missing,
+            reason: "no Authorization header".to_string(),
+        })?
         .to_str()
         .map_err(|_| "the Authorization header is not text")?;
     let auth = parse_authorization(value)?;
     let Some(key) = known(auth.access_key_id) else {
-        return Err(format!(
-            "the access key id '{}' is not known to this server",
-            crate::sandbox::store::shorten(auth.access_key_id)
-        ));
+        return Err(Refused {
+            kind: RefusedKind::UnknownKey,
+            reason: format!(
+                "the access key id '{}' is not known to this server",
+                crate::sandbox::store::shorten(auth.access_key_id)
+            ),
+        });
     };
     if key.expires.is_some_and(|expires| now >= expires) {
-        return Err("the security token included in the request is expired".to_string());
+        return Err(Refused {
+            kind: RefusedKind::Expired,
+            reason: "the security token included in the request is expired".to_string(),
+        });
     }
     if let Some(token) = &key.session_token {
         let sent = headers
@@ -175,7 +218,7 @@ pub fn verify(
         if !same_secret(sent.as_bytes(), token.as_bytes()) {
             return Err(
                 "the session token (X-Amz-Security-Token) is missing or is not the one issued with this access key"
-                    .to_string(),
+                    .into(),
             );
         }
     }
@@ -185,7 +228,8 @@ pub fn verify(
             crate::sandbox::store::shorten(auth.service),
             scope.api,
             scope.service
-        ));
+        )
+        .into());
     }
     if let Some(region) = scope.region
         && auth.region != region
@@ -193,11 +237,12 @@ pub fn verify(
         return Err(format!(
             "the request is signed for the region '{}'; this endpoint is in '{region}'",
             crate::sandbox::store::shorten(auth.region)
-        ));
+        )
+        .into());
     }
     for required in ["host", "x-amz-date"] {
         if !auth.signed_headers.contains(&required) {
-            return Err(format!("the header '{required}' must be signed"));
+            return Err(format!("the header '{required}' must be signed").into());
         }
     }
     let amz_date = headers
@@ -206,7 +251,9 @@ pub fn verify(
         .ok_or("no X-Amz-Date header")?;
     let time = parse_amz_date(amz_date).ok_or("the X-Amz-Date header is not YYYYMMDDTHHMMSSZ")?;
     if !amz_date.starts_with(auth.date) || auth.date.len() != 8 {
-        return Err("the Credential's date is not the X-Amz-Date's date".to_string());
+        return Err("the Credential's date is not the X-Amz-Date's date"
+            .to_string()
+            .into());
     }
     let skew = now
         .duration_since(time)
@@ -217,7 +264,8 @@ pub fn verify(
             "the signature's time {amz_date} is {}s from the server's clock (at most {}s allowed)",
             skew.as_secs(),
             MAX_SKEW.as_secs()
-        ));
+        )
+        .into());
     }
     let mut signed: Vec<(&str, &str)> = Vec::new();
     for name in &auth.signed_headers {
@@ -230,7 +278,7 @@ pub fn verify(
             found = true;
         }
         if !found {
-            return Err(format!("the signed header '{name}' is missing"));
+            return Err(format!("the signed header '{name}' is missing").into());
         }
     }
     // No session token in the identity: when one was sent, it is among the signed headers.
@@ -265,7 +313,7 @@ pub fn verify(
     if same_secret(expected.as_bytes(), auth.signature.as_bytes()) {
         Ok(())
     } else {
-        Err("the signature does not match the request (wrong secret, or the request was changed after signing)".to_string())
+        Err("the signature does not match the request (wrong secret, or the request was changed after signing)".into())
     }
 }
 

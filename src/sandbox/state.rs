@@ -13,6 +13,7 @@ use crate::api::model::{DEFAULT_PROJECT_ID, DataRetention, LiveProject, ProjectS
 use crate::files::write_atomically;
 use crate::rules::is_project_id;
 
+use super::billing::Billing;
 use super::store::{self, Store, StoreSnapshot};
 
 /// The state file format this build writes and reads.
@@ -66,6 +67,16 @@ pub struct StateLock {
 struct StateDocument {
     version: u32,
     projects: Vec<LiveProject>,
+    /// Absent from state files written before the emulator had a Cost Explorer.
+    #[serde(default)]
+    billing: Billing,
+}
+
+/// What an account starts from: its projects and its Billing settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Saved {
+    pub projects: Vec<LiveProject>,
+    pub billing: Billing,
 }
 
 /// A seed project: only `id` and `name` are required; the rest is filled in.
@@ -98,8 +109,8 @@ impl StateFile {
         sibling(&self.path, ".lock")
     }
 
-    /// The saved projects, or `None` when there is no state file yet.
-    pub fn load(&self) -> Result<Option<Vec<LiveProject>>, StateError> {
+    /// The saved account, or `None` when there is no state file yet.
+    pub fn load(&self) -> Result<Option<Saved>, StateError> {
         let text = match fs::read(&self.path) {
             Ok(text) => text,
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
@@ -123,10 +134,14 @@ impl StateFile {
             )));
         }
         check_unique_ids(&document.projects).map_err(corrupt)?;
-        Ok(Some(document.projects))
+        Ok(Some(Saved {
+            projects: document.projects,
+            billing: document.billing,
+        }))
     }
 
-    /// Replaces the state file with `store`'s projects. The caller holds the lock.
+    /// Replaces the state file with `store`'s projects and Billing settings. The caller holds the
+    /// lock.
     pub fn save(&self, store: &Store) -> Result<(), StateError> {
         let write_error = |source| StateError::Write {
             path: self.path.clone(),
@@ -135,6 +150,7 @@ impl StateFile {
         let mut text = serde_json::to_vec_pretty(&StoreSnapshot {
             version: STATE_VERSION,
             projects: store.projects(),
+            billing: store.billing(),
         })
         .map_err(|e| write_error(std::io::Error::other(e)))?;
         text.push(b'\n');
@@ -250,23 +266,32 @@ pub fn load_seed(
     Ok(projects)
 }
 
-/// The projects an account starts from: the state file when there is one, else the seed, else
-/// none (the store adds `default`).
-pub fn initial_projects(
+/// What an account starts from: the state file when there is one, else the seed (with Billing's
+/// defaults), else no project (the store adds `default`).
+pub fn initial_account(
     state: Option<&StateFile>,
     seed: Option<&Path>,
     region: &str,
     account_id: &str,
-) -> Result<Vec<LiveProject>, StateError> {
+) -> Result<Saved, StateError> {
     if let Some(state) = state
-        && let Some(projects) = state.load()?
+        && let Some(saved) = state.load()?
     {
-        return Ok(projects);
+        return Ok(saved);
     }
-    match seed {
-        Some(seed) => load_seed(seed, region, account_id),
-        None => Ok(Vec::new()),
-    }
+    let projects = match seed {
+        Some(seed) => load_seed(seed, region, account_id)?,
+        None => Vec::new(),
+    };
+    Ok(Saved {
+        projects,
+        billing: Billing::default(),
+    })
+}
+
+/// The store of an account that starts from `saved`.
+pub fn store(saved: Saved, region: &str, account_id: &str) -> Store {
+    Store::new(region, account_id, saved.projects).with_billing(saved.billing)
 }
 
 /// Deletes a state file and its lock. `false` when there was no state file.
@@ -300,8 +325,38 @@ mod tests {
         let store = Store::new("eu-west-1", "111122223333", Vec::new());
         let _lock = file.lock(Duration::ZERO).unwrap();
         file.save(&store).unwrap();
-        let projects = file.load().unwrap().unwrap();
-        assert_eq!(projects, store.projects());
+        let saved = file.load().unwrap().unwrap();
+        assert_eq!(saved.projects, store.projects());
+        assert_eq!(saved.billing, Billing::default());
+        let text = fs::read_to_string(dir.path().join("sub/state.json")).unwrap();
+        assert!(
+            !text.contains("billing"),
+            "no Billing settings, no key: {text}"
+        );
+    }
+
+    #[test]
+    fn billing_settings_are_kept_and_an_older_state_without_them_loads() {
+        use super::super::billing::{StatusChange, TagStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fs::write(&path, r#"{"version": 1, "projects": []}"#).unwrap();
+        let file = StateFile::new(&path);
+        assert_eq!(file.load().unwrap().unwrap(), Saved::default());
+
+        let mut billing = Billing::default();
+        billing.cost_allocation_tags.insert(
+            "CostCenter".to_string(),
+            StatusChange {
+                status: TagStatus::Active,
+                last_updated: 1_796_040_000,
+            },
+        );
+        let store = Store::new("us-east-1", "123456789012", Vec::new()).with_billing(billing);
+        let _lock = file.lock(Duration::ZERO).unwrap();
+        file.save(&store).unwrap();
+        let saved = file.load().unwrap().unwrap();
+        assert_eq!(&saved.billing, store.billing());
     }
 
     #[test]

@@ -15,6 +15,8 @@ use crate::rules::{
     MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_TAGS, MAX_VALUE_CHARS, PROJECT_QUOTA, is_aws_key,
 };
 
+use super::billing::Billing;
+
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 /// When the `default` project was made, for accounts whose seed does not say (the date of the
@@ -181,13 +183,18 @@ pub struct Store {
     account_id: String,
     /// Sorted by (created_at, id): the list order.
     projects: Vec<LiveProject>,
+    /// The payer account's Billing settings, for the emulated Cost Explorer.
+    billing: Billing,
 }
 
-/// The state file's content: the projects, in the API's own shape.
+/// The state file's content: the projects, in the API's own shape, and Billing's settings once
+/// there are any.
 #[derive(Debug, Serialize)]
 pub struct StoreSnapshot<'a> {
     pub version: u32,
     pub projects: &'a [LiveProject],
+    #[serde(skip_serializing_if = "Billing::is_empty")]
+    pub billing: &'a Billing,
 }
 
 impl Store {
@@ -211,11 +218,26 @@ impl Store {
             region: region.to_string(),
             account_id: account_id.to_string(),
             projects,
+            billing: Billing::default(),
         }
+    }
+
+    /// The same account with `billing` as its Billing settings.
+    pub fn with_billing(mut self, billing: Billing) -> Store {
+        self.billing = billing;
+        self
     }
 
     pub fn projects(&self) -> &[LiveProject] {
         &self.projects
+    }
+
+    pub fn billing(&self) -> &Billing {
+        &self.billing
+    }
+
+    pub fn billing_mut(&mut self) -> &mut Billing {
+        &mut self.billing
     }
 
     pub fn list(&self, query: &ListQuery) -> Result<ProjectList, Refusal> {

@@ -286,7 +286,8 @@ fn timestamp(time: SystemTime) -> String {
         .unwrap_or_default()
 }
 
-fn request_id() -> String {
+/// A request id in AWS's form (a UUID).
+pub fn request_id() -> String {
     let hex = random(32, b"0123456789abcdef");
     format!(
         "{}-{}-{}-{}-{}",

@@ -1111,3 +1111,27 @@ fn a_saved_plan_whose_archives_were_skipped_says_how_to_plan_again() {
         "archived"
     );
 }
+
+#[test]
+fn a_saved_plan_that_only_renames_a_pinned_project_applies() {
+    let account = start(
+        &[project(
+            "proj_rename00000000000001",
+            "Old-Name",
+            json!({"Team": "a"}),
+        )],
+        &[],
+    );
+    account.ws.write(
+        "projects.yaml",
+        "version: 1\ntarget: {region: us-east-1}\nprojects:\n  - name: New-Name\n    id: proj_rename00000000000001\n    tags: {Team: a}\n",
+    );
+    let plan = account.run(Some(KEY), &["plan", "--out", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+    let applied = account.run(Some(KEY), &["apply", "plan.json"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", both(&applied));
+    assert_eq!(
+        account.project("proj_rename00000000000001")["name"],
+        "New-Name"
+    );
+}
