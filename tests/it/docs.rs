@@ -32,24 +32,7 @@ const EMPTY_FOLDER: &[&str] = &["docs/commands/init.md"];
 
 /// Pages that may hold ```console,ignore blocks, and why they cannot run yet. Remove a page from
 /// here (and `,ignore` from its blocks) once its examples run.
-const PENDING: &[(&str, &str)] = &[
-    (
-        "README.md",
-        "the cost loop needs the emulator's Cost Explorer and examples/costs.json",
-    ),
-    (
-        "docs/commands/billing.md",
-        "billing needs the emulator's Cost Explorer",
-    ),
-    (
-        "docs/commands/costs.md",
-        "costs needs the emulator's Cost Explorer and examples/costs.json",
-    ),
-    (
-        "docs/costs.md",
-        "the cost loop needs the emulator's Cost Explorer and examples/costs.json",
-    ),
-];
+const PENDING: &[(&str, &str)] = &[];
 
 /// Set in the child process: the folder the pages run in.
 const CHILD: &str = "TAGREC_DOCS_FOLDER";
