@@ -13,6 +13,7 @@ mod cost_explorer;
 mod cost_explorer_sdk;
 mod costs;
 mod credentials;
+mod docs;
 mod estate;
 mod init;
 mod install;

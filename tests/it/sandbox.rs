@@ -1200,14 +1200,13 @@ fn an_unknown_body_field_is_refused_naming_it_and_every_documented_one_is_accept
     assert_eq!(names, [json!("default"), json!("Chatbot-Prod")]);
 }
 
-/// The README's example of changing tags by hand (`curl -X POST … -d '{…}'` in its sandbox
-/// section), sent as written to an emulator seeded like the example: it works, and the plan
-/// shows the drift the README says it shows.
+/// The docs' example of changing tags by hand (`curl -X POST … -d '{…}'` in
+/// docs/commands/sandbox.md), sent as written to an emulator seeded like the example: it works,
+/// and the plan shows the drift the page says it shows.
 #[test]
-fn the_readme_s_curl_example_changes_tags_by_hand() {
+fn the_docs_curl_example_changes_tags_by_hand() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let section = &readme[readme.find("<!-- section: sandbox -->").unwrap()..];
+    let section = std::fs::read_to_string(root.join("docs/commands/sandbox.md")).unwrap();
     let command = &section[section.find("curl -s -X POST ").unwrap()..];
     let url = command["curl -s -X POST ".len()..]
         .split_whitespace()
