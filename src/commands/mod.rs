@@ -189,10 +189,18 @@ fn connect_options(target: &TargetArgs) -> ConnectOptions {
 
 /// Each problem of a plan on its own line, with the place of the project it concerns.
 fn report_plan_errors(shell: &Shell, errors: &[crate::plan::PlanError]) {
-    for e in errors {
-        match e.place() {
-            Some(place) => shell.error(format!("{place}: {e}")),
-            None => shell.error(e),
-        }
+    for line in plan_error_lines(errors) {
+        shell.error(line);
     }
+}
+
+/// A plan's problems as lines: `place: problem`, or the problem alone when it has no place.
+fn plan_error_lines(errors: &[crate::plan::PlanError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| match e.place() {
+            Some(place) => format!("{place}: {e}"),
+            None => e.to_string(),
+        })
+        .collect()
 }

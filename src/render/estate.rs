@@ -103,6 +103,18 @@ pub struct MarkdownSection {
     pub body: Option<String>,
 }
 
+/// Characters the comment keeps aside for its heading, its summary and the note on what was cut.
+const MARKDOWN_RESERVE: usize = 2_000;
+
+/// How many characters each of `bodies` sections' bodies may take so that the comment stays
+/// within `limit`, after the `fixed` characters of the section headings and the one-line
+/// manifests. A body may hold characters of several bytes, and the limit counts bytes here: the
+/// share keeps a tenth aside for them.
+pub fn markdown_share(fixed: usize, bodies: usize, limit: usize) -> usize {
+    let room = limit.saturating_sub(MARKDOWN_RESERVE + fixed);
+    room / bodies.max(1) * 9 / 10
+}
+
 /// One comment for the whole estate: a section per manifest that has something to show, one line
 /// for each that has not, within `limit` characters (what does not fit is named).
 pub fn markdown(title: &str, summary: &str, sections: &[MarkdownSection], limit: usize) -> String {
@@ -128,7 +140,7 @@ pub fn markdown(title: &str, summary: &str, sections: &[MarkdownSection], limit:
                     body
                 );
                 // Room is kept for the one-line manifests and the note on what was cut.
-                if out.len() + part.len() + quiet.len() + 2_000 > limit {
+                if out.len() + part.len() + quiet.len() + MARKDOWN_RESERVE > limit {
                     cut.push(section.manifest.clone());
                 } else {
                     out.push_str(&part);
