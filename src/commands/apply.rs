@@ -257,7 +257,7 @@ async fn estate(shell: &Shell, args: &ApplyArgs, files: &[PathBuf]) -> anyhow::R
     if changes > skipped && !args.auto_approve && !confirm(shell, &to_apply, skipped)? {
         return Ok(Exit::Failure);
     }
-    apply_all(shell, args, names, results, None).await
+    apply_all(shell, args, names, results, None, true).await
 }
 
 /// A folder of saved plans (`tagrec plan --out DIR` of several manifests): each checked not
@@ -320,17 +320,18 @@ async fn saved_estate(shell: &Shell, args: &ApplyArgs, dir: &Path) -> anyhow::Re
             ops::plan::credential_flags(connect)
         )
     });
-    apply_all(shell, args, names, results, again).await
+    apply_all(shell, args, names, results, again, false).await
 }
 
 /// Applies every candidate without errors (`--jobs` at a time), then reports each manifest and
-/// the estate.
+/// the estate (a blank line apart from the plans, when they were shown).
 async fn apply_all(
     shell: &Shell,
     args: &ApplyArgs,
     names: Vec<String>,
     results: Vec<Result<Candidate, String>>,
     plan_again: Option<String>,
+    after_plans: bool,
 ) -> anyhow::Result<Exit> {
     let total: usize = results
         .iter()
@@ -424,6 +425,9 @@ async fn apply_all(
         finished.len(),
         if failed == 1 { "" } else { "s" }
     );
+    if after_plans && args.format == ApplyFormat::Text {
+        shell.print("\n");
+    }
     shell.print(&match args.format {
         ApplyFormat::Text => estate::text(
             &names
