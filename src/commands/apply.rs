@@ -207,7 +207,7 @@ async fn estate(shell: &Shell, args: &ApplyArgs, files: &[PathBuf]) -> anyhow::R
     let targets = &args.targets;
     let results: Vec<Result<Candidate, String>> =
         ops::estate::for_each(files, args.jobs.into(), |file| async move {
-            let loaded = ops::validate::load(&file).map_err(|c| super::problems(&c))?;
+            let loaded = super::load_in_estate(file).await?;
             // Listing may be retried while a failure may heal, within the manifest's own timeout.
             let deadline = Deadline::after(args.timeout);
             let (prepared, unmatched) =
@@ -454,26 +454,22 @@ async fn apply_all(
         ),
         ApplyFormat::Json => estate::json(
             "apply",
-            names
-                .iter()
-                .zip(&finished)
-                .map(|(name, f)| {
-                    let entry = match f {
-                        Finished::Failed(error) => Entry::Failed {
-                            error: error.clone(),
-                            result: None,
+            names.iter().zip(&finished).map(|(name, f)| {
+                let entry = match f {
+                    Finished::Failed(error) => Entry::Failed {
+                        error: error.clone(),
+                        result: None,
+                    },
+                    Finished::Applied(_, report) => match exit_of(report) {
+                        Exit::Success => Entry::Done(render::apply::json_value(report)),
+                        _ => Entry::Failed {
+                            error: incomplete(report),
+                            result: Some(render::apply::json_value(report)),
                         },
-                        Finished::Applied(_, report) => match exit_of(report) {
-                            Exit::Success => Entry::Done(render::apply::json_value(report)),
-                            _ => Entry::Failed {
-                                error: incomplete(report),
-                                result: Some(render::apply::json_value(report)),
-                            },
-                        },
-                    };
-                    (name.clone(), entry)
-                })
-                .collect(),
+                    },
+                };
+                (name.clone(), entry)
+            }),
             json!({"manifests": finished.len(), "failed": failed,
                 "changes": {"done": done, "failed": failed_changes, "skipped": skipped}}),
         ),

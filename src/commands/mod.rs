@@ -134,6 +134,24 @@ fn load(shell: &Shell, path: &Path) -> Option<Loaded> {
     }
 }
 
+/// One manifest of an estate, loaded on the blocking pool: reading and checking a large manifest
+/// is CPU work that would otherwise hold up the other manifests' requests. As many load at once
+/// as there are cores (more would not be faster, and each holds its YAML tree). Its problems as
+/// text.
+async fn load_in_estate(file: std::path::PathBuf) -> Result<Loaded, String> {
+    static LOADING: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let loading = LOADING.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
+    });
+    let _turn = loading
+        .acquire()
+        .await
+        .map_err(|e| format!("loading the manifest stopped: {e}"))?;
+    tokio::task::spawn_blocking(move || crate::ops::validate::load(&file).map_err(|c| problems(&c)))
+        .await
+        .map_err(|e| format!("loading the manifest stopped: {e}"))?
+}
+
 /// Every manifest `-f` selects, loaded; `None` after printing the problems of those that do not
 /// load (a command over the union of them cannot go on without all).
 fn load_all(shell: &Shell, args: &ManifestsArgs) -> anyhow::Result<Option<Vec<Loaded>>> {

@@ -105,7 +105,7 @@ async fn estate_plan(
     let targets = &args.targets;
     let results: Vec<Result<Planned, String>> =
         ops::estate::for_each(files, args.manifests.jobs.into(), |file| async move {
-            let loaded = ops::validate::load(&file).map_err(|c| super::problems(&c))?;
+            let loaded = super::load_in_estate(file).await?;
             let (prepared, unmatched) = ops::plan::prepare_in_estate(&loaded, connect, targets)
                 .await
                 .map_err(|e| super::sentence(&e))?;
@@ -136,8 +136,7 @@ async fn estate_plan(
             names
                 .iter()
                 .zip(&results)
-                .map(|(name, result)| (name.clone(), json_entry(result)))
-                .collect(),
+                .map(|(name, result)| (name.clone(), json_entry(result))),
             summary.json,
         ),
         PlanFormat::Markdown => markdown.clone(),

@@ -315,25 +315,32 @@ pub async fn run_all(
     interruptible(
         |interrupt| async move {
             let interrupt = &interrupt;
-            stream::iter(ready.into_iter().map(|(ready, progress)| async move {
-                let Ready {
-                    plan,
-                    connection,
-                    known_ids,
-                } = ready;
-                apply::apply(
-                    connection.api.clone(),
-                    &plan,
-                    known_ids,
-                    options(),
-                    progress.as_ref(),
-                    interrupt,
-                )
-                .await
-            }))
-            .buffered(jobs.max(1))
-            .collect::<Vec<_>>()
-            .await
+            let mut reports: Vec<(usize, ApplyReport)> =
+                stream::iter(ready.into_iter().enumerate().map(
+                    |(index, (ready, progress))| async move {
+                        let Ready {
+                            plan,
+                            connection,
+                            known_ids,
+                        } = ready;
+                        let report = apply::apply(
+                            connection.api.clone(),
+                            &plan,
+                            known_ids,
+                            options(),
+                            progress.as_ref(),
+                            interrupt,
+                        )
+                        .await;
+                        (index, report)
+                    },
+                ))
+                // The next manifest starts when any running one finishes.
+                .buffer_unordered(jobs.max(1))
+                .collect()
+                .await;
+            reports.sort_by_key(|(index, _)| *index);
+            reports.into_iter().map(|(_, report)| report).collect()
         },
         on_interrupt,
     )
