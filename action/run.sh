@@ -5,7 +5,9 @@
 # the step afterwards when `failed=true`.
 #
 #   TAGREC_COMMAND   validate | plan | apply | audit, or a whole command line (default: plan)
-#   TAGREC_MANIFEST  the manifest, or several, one per line (default: tagrec's, projects.yaml)
+#   TAGREC_MANIFEST  the manifest, or several, one per line, each a path or a glob that tagrec
+#                    expands (`accounts/*/*.yaml`) (default: tagrec's, projects.yaml)
+#   TAGREC_CHANGED_SINCE  a git ref: only the manifests whose files changed since its merge base
 #   TAGREC_BIN       a directory to put first on the PATH (where install.sh put tagrec)
 #   TAGREC_WORKING_DIRECTORY   only names the report's comment apart from other directories'
 #
@@ -13,11 +15,14 @@
 #   validate  tagrec validate -f M --format github            (annotations on the diff)
 #   plan      the same validate, then, if it passes,
 #             tagrec plan -f M --format markdown --detailed-exitcode --out <plan-file>
+#             (with several manifests, a glob or a changed-since ref: the estate's forms, one
+#             comment for all, and <plan-file> a folder of plans, one per manifest)
 #   apply     tagrec apply -f M --auto-approve
 #   audit     tagrec audit -f M --format markdown
 # A whole command line (`plan --target Search-Prod`, `apply plan.json --allow-archive`) is split
 # into words as a shell would (quotes, no expansion), `tagrec` in front optional, and gets `-f M`
-# when it names no manifest and the manifest input is set.
+# when it names no manifest and the manifest input is set (and `--changed-since REF` when it has
+# none and the input is set).
 #
 # Exit code 2 counts as a result, not a failure, only where the command line asks for it
 # (`--detailed-exitcode`, or `audit`): anywhere else it is a usage error and fails the step.
@@ -36,14 +41,28 @@ err=$scratch/stderr
 report=$scratch/report.md
 limit=65000 # GitHub refuses comments over 65,536 characters
 
-manifest_args=()
+file_args=()
 while IFS= read -r line; do
   line=${line#"${line%%[![:space:]]*}"}
   line=${line%"${line##*[![:space:]]}"}
   if [ -n "$line" ]; then
-    manifest_args+=(-f "$line")
+    file_args+=(-f "$line")
   fi
 done <<<"${TAGREC_MANIFEST:-}"
+# Several manifests, a glob, or a selection by change: tagrec's estate forms, where --out names
+# a folder that gets one plan per manifest.
+estate=false
+if [ "${#file_args[@]}" -gt 2 ] || [ -n "${TAGREC_CHANGED_SINCE:-}" ]; then
+  estate=true
+fi
+for word in ${file_args[@]+"${file_args[@]}"}; do
+  case "$word" in *[*?[]*) estate=true ;; esac
+done
+changed_args=()
+if [ -n "${TAGREC_CHANGED_SINCE:-}" ]; then
+  changed_args=(--changed-since "$TAGREC_CHANGED_SINCE")
+fi
+manifest_args=(${file_args[@]+"${file_args[@]}"} ${changed_args[@]+"${changed_args[@]}"})
 
 pre_validate=false
 plan_file=
@@ -53,6 +72,9 @@ case "$command_line" in
   plan)
     pre_validate=true
     plan_file=$scratch/plan.json
+    if [ "$estate" = true ]; then
+      plan_file=$scratch/plans
+    fi
     argv=(plan ${manifest_args[@]+"${manifest_args[@]}"} --format markdown --detailed-exitcode
       --out "$plan_file")
     ;;
@@ -67,13 +89,18 @@ case "$command_line" in
       argv=("${argv[@]:1}")
     fi
     names_manifest=false
+    names_change=false
     for word in ${argv[@]+"${argv[@]}"}; do
       case "$word" in
         -f | --manifest | -f?* | --manifest=*) names_manifest=true ;;
+        --changed-since | --changed-since=*) names_change=true ;;
       esac
     done
     if [ "$names_manifest" = false ]; then
-      argv+=(${manifest_args[@]+"${manifest_args[@]}"})
+      argv+=(${file_args[@]+"${file_args[@]}"})
+    fi
+    if [ "$names_change" = false ]; then
+      argv+=(${changed_args[@]+"${changed_args[@]}"})
     fi
     ;;
 esac
@@ -157,7 +184,7 @@ if [ "$pre_validate" = true ]; then
   run_tagrec validate ${manifest_args[@]+"${manifest_args[@]}"} --format github
   if [ "$code" -eq 0 ]; then
     phase=plan
-    rm -f "$plan_file"
+    rm -rf "$plan_file" # in this run's own scratch folder
     run_tagrec "${argv[@]}"
   fi
 else
@@ -172,7 +199,8 @@ if [ "$code" -eq 2 ] && [ "$detailed" = true ] && [ "$phase" = "$sub" ]; then
 elif [ "$code" -ne 0 ]; then
   failed=true
 fi
-if [ "$failed" = true ] || [ -z "$plan_file" ] || [ ! -f "$plan_file" ]; then
+# A plan file, or the folder of an estate's plans.
+if [ "$failed" = true ] || [ -z "$plan_file" ] || [ ! -e "$plan_file" ]; then
   plan_file=
 fi
 

@@ -354,12 +354,13 @@ pub enum PlanFormat {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub manifest: ManifestArg,
+    pub manifests: ManifestsArgs,
     #[command(flatten)]
     pub target: TargetArgs,
     /// Write the plan (JSON) to this file, for `tagrec apply FILE` (`-` for stdout: the plan for
-    /// people then goes to stderr)
-    #[arg(long, value_name = "FILE")]
+    /// people then goes to stderr); with several manifests, a new or empty folder that gets one
+    /// plan per manifest, for `tagrec apply DIR`
+    #[arg(long, value_name = "FILE|DIR")]
     pub out: Option<PathBuf>,
     /// How to print the plan
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
@@ -383,13 +384,23 @@ pub enum ApplyFormat {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The manifest (YAML) that declares the projects, their tags and the target account
-    /// [default: projects.yaml]; with PLANFILE, the manifest the plan records is used
+    /// [default: projects.yaml]; repeat it, or give a quoted glob ('accounts/*/*.yaml'), for
+    /// several; with PLANFILE, the manifest the plan records is used
     #[arg(short = 'f', long = "manifest", value_name = "FILE")]
-    pub manifest: Option<PathBuf>,
+    pub manifests: Vec<String>,
+    /// Keep only the manifests whose files (the manifest, its policy and the files its `$ref`s
+    /// name, its sandbox seed and costs) changed since the merge base of REF and HEAD
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// How many manifests are planned and applied at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// A plan written by `tagrec plan --out`; executed exactly, against the manifest and target
-    /// it records, after a stale check
+    /// A plan written by `tagrec plan --out`, executed exactly against the manifest and target it
+    /// records after a stale check; or a folder of them (`tagrec plan --out DIR` of several
+    /// manifests), each applied so
+    #[arg(value_name = "PLANFILE|DIR")]
     pub planfile: Option<PathBuf>,
     /// Do not ask for confirmation
     #[arg(long)]

@@ -91,8 +91,7 @@ pub async fn run(shell: &Shell, args: AuditArgs) -> anyhow::Result<Exit> {
                         },
                     };
                     (file.clone(), entry)
-                })
-                .collect(),
+                }),
             json!({"manifests": files.len(), "failed": failed, "projects": projects, "compliant": compliant}),
         ),
         AuditFormat::Csv => {

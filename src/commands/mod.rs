@@ -134,6 +134,24 @@ fn load(shell: &Shell, path: &Path) -> Option<Loaded> {
     }
 }
 
+/// One manifest of an estate, loaded on the blocking pool: reading and checking a large manifest
+/// is CPU work that would otherwise hold up the other manifests' requests. As many load at once
+/// as there are cores (more would not be faster, and each holds its YAML tree). Its problems as
+/// text.
+async fn load_in_estate(file: std::path::PathBuf) -> Result<Loaded, String> {
+    static LOADING: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let loading = LOADING.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
+    });
+    let _turn = loading
+        .acquire()
+        .await
+        .map_err(|e| format!("loading the manifest stopped: {e}"))?;
+    tokio::task::spawn_blocking(move || crate::ops::validate::load(&file).map_err(|c| problems(&c)))
+        .await
+        .map_err(|e| format!("loading the manifest stopped: {e}"))?
+}
+
 /// Every manifest `-f` selects, loaded; `None` after printing the problems of those that do not
 /// load (a command over the union of them cannot go on without all).
 fn load_all(shell: &Shell, args: &ManifestsArgs) -> anyhow::Result<Option<Vec<Loaded>>> {
@@ -189,10 +207,18 @@ fn connect_options(target: &TargetArgs) -> ConnectOptions {
 
 /// Each problem of a plan on its own line, with the place of the project it concerns.
 fn report_plan_errors(shell: &Shell, errors: &[crate::plan::PlanError]) {
-    for e in errors {
-        match e.place() {
-            Some(place) => shell.error(format!("{place}: {e}")),
-            None => shell.error(e),
-        }
+    for line in plan_error_lines(errors) {
+        shell.error(line);
     }
+}
+
+/// A plan's problems as lines: `place: problem`, or the problem alone when it has no place.
+fn plan_error_lines(errors: &[crate::plan::PlanError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| match e.place() {
+            Some(place) => format!("{place}: {e}"),
+            None => e.to_string(),
+        })
+        .collect()
 }

@@ -61,20 +61,16 @@ pub async fn run(shell: &Shell, args: OutputArgs) -> anyhow::Result<Exit> {
         .filter_map(|(file, r)| r.as_ref().err().map(|e| (file, e)))
         .collect();
     if selected.estate && args.format == OutputFormat::Json {
-        let entries = files
-            .iter()
-            .zip(&results)
-            .map(|(file, result)| {
-                let entry = match result {
-                    Ok(output) => Entry::Done(render::output::json_value(output)),
-                    Err(error) => Entry::Failed {
-                        error: error.clone(),
-                        result: None,
-                    },
-                };
-                (file.clone(), entry)
-            })
-            .collect();
+        let entries = files.iter().zip(&results).map(|(file, result)| {
+            let entry = match result {
+                Ok(output) => Entry::Done(render::output::json_value(output)),
+                Err(error) => Entry::Failed {
+                    error: error.clone(),
+                    result: None,
+                },
+            };
+            (file.clone(), entry)
+        });
         shell.print(&estate::json(
             "output",
             entries,

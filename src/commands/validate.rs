@@ -91,21 +91,18 @@ fn estate_output(shell: &Shell, format: ValidateFormat, checks: Vec<(String, Che
             )
         }
         ValidateFormat::Json => {
-            let entries = checks
-                .into_iter()
-                .map(|(file, checked)| {
-                    let result = printer::json_value(&checked.diagnostics);
-                    let entry = if checked.has_errors() {
-                        Entry::Failed {
-                            error: verdict(&file, &checked),
-                            result: Some(result),
-                        }
-                    } else {
-                        Entry::Done(result)
-                    };
-                    (file, entry)
-                })
-                .collect();
+            let entries = checks.into_iter().map(|(file, checked)| {
+                let result = printer::json_value(&checked.diagnostics);
+                let entry = if checked.has_errors() {
+                    Entry::Failed {
+                        error: verdict(&file, &checked),
+                        result: Some(result),
+                    }
+                } else {
+                    Entry::Done(result)
+                };
+                (file, entry)
+            });
             estate::json(
                 "validate",
                 entries,

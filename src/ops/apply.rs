@@ -4,9 +4,12 @@
 //! new change or pass starts" (first) and "stop at once" (second).
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
+use futures_util::stream::{self, StreamExt};
 
 use crate::api::LiveProject;
 use crate::apply::{self, ApplyOptions, ApplyReport, Deadline, Interrupt, Progress, Unlisted};
@@ -147,7 +150,7 @@ pub async fn check_saved(
         }
         bail!(message);
     }
-    let known_ids = live.iter().map(|p| p.id.clone()).collect();
+    let known_ids = super::plan::known_ids(&live, &plan);
     Ok(Saved {
         plan,
         connection,
@@ -263,9 +266,9 @@ pub async fn list_live_until(
 }
 
 /// How an apply ended.
-pub enum Outcome {
+pub enum Outcome<T = ApplyReport> {
     /// Every change was tried (or skipped after a first Ctrl-C) and verified.
-    Report(ApplyReport),
+    Report(T),
     /// A second Ctrl-C: the run was dropped at once, running requests abandoned.
     Abandoned,
 }
@@ -280,6 +283,79 @@ pub async fn run(
     progress: &dyn Progress,
     on_interrupt: impl Fn() + Send + 'static,
 ) -> Outcome {
+    let api = connection.api.clone();
+    interruptible(
+        |interrupt| async move {
+            apply::apply(api, plan, known_ids, options, progress, &interrupt).await
+        },
+        on_interrupt,
+    )
+    .await
+}
+
+/// One manifest's plan, ready to apply: its connection, and the ids the Applier must not adopt.
+pub struct Ready {
+    pub plan: Plan,
+    pub connection: Connection,
+    pub known_ids: HashSet<String>,
+}
+
+/// Applies several manifests' plans, `jobs` at a time, each with its own passes and deadline
+/// (`options` is asked for them when that manifest starts, so a manifest waiting for a free job
+/// does not spend its `--timeout` waiting). The first Ctrl-C stops new changes in all of them,
+/// those not started yet included (their changes are reported skipped); the second stops at once.
+/// Reports come back in the order of `ready`.
+pub async fn run_all(
+    ready: Vec<(Ready, Arc<dyn Progress>)>,
+    jobs: usize,
+    options: impl Fn() -> ApplyOptions,
+    on_interrupt: impl Fn() + Send + 'static,
+) -> Outcome<Vec<ApplyReport>> {
+    let options = &options;
+    interruptible(
+        |interrupt| async move {
+            let interrupt = &interrupt;
+            let mut reports: Vec<(usize, ApplyReport)> =
+                stream::iter(ready.into_iter().enumerate().map(
+                    |(index, (ready, progress))| async move {
+                        let Ready {
+                            plan,
+                            connection,
+                            known_ids,
+                        } = ready;
+                        let report = apply::apply(
+                            connection.api.clone(),
+                            &plan,
+                            known_ids,
+                            options(),
+                            progress.as_ref(),
+                            interrupt,
+                        )
+                        .await;
+                        (index, report)
+                    },
+                ))
+                // The next manifest starts when any running one finishes.
+                .buffer_unordered(jobs.max(1))
+                .collect()
+                .await;
+            reports.sort_by_key(|(index, _)| *index);
+            reports.into_iter().map(|(_, report)| report).collect()
+        },
+        on_interrupt,
+    )
+    .await
+}
+
+/// Runs `work` with an `Interrupt` that the first Ctrl-C triggers (`on_interrupt` hears of it
+/// too), and drops it at once on the second.
+async fn interruptible<T, Fut>(
+    work: impl FnOnce(Interrupt) -> Fut,
+    on_interrupt: impl Fn() + Send + 'static,
+) -> Outcome<T>
+where
+    Fut: Future<Output = T>,
+{
     let interrupt = Interrupt::default();
     let first = interrupt.clone();
     let (second, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -294,15 +370,56 @@ pub async fn run(
             }
         }
     });
-    let api = connection.api.clone();
     let outcome = tokio::select! {
-        report = apply::apply(api, plan, known_ids, options, progress, &interrupt) => {
-            Outcome::Report(report)
-        }
+        result = work(interrupt) => Outcome::Report(result),
         Ok(()) = stopped => Outcome::Abandoned,
     };
     watcher.abort();
     outcome
+}
+
+/// `prepare` for one manifest of several: a `--target` it does not have is returned, not refused.
+pub async fn prepare_in_estate(
+    loaded: &Loaded,
+    options: &ConnectOptions,
+    targets: &[String],
+    deadline: &Deadline,
+) -> anyhow::Result<(super::plan::Prepared, Vec<super::plan::Unmatched>)> {
+    let connection = connect(options, &loaded.manifest).await?;
+    let live = list_live_until(&connection, deadline).await?;
+    Ok(super::plan::plan_live_in_estate(
+        loaded, connection, live, targets,
+    ))
+}
+
+/// The saved plans in a folder (`tagrec plan --out DIR` of several manifests): every `.json`
+/// file below it, sorted by path.
+pub fn plan_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = std::fs::read_dir(&folder)
+            .with_context(|| format!("could not read the folder {}", folder.display()))?;
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("could not read the folder {}", folder.display()))?
+                .path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    if files.is_empty() {
+        bail!(
+            "{} holds no plan (.json) file: make them with `tagrec plan -f 'accounts/*/*.yaml' --out {}`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Plans now, for `apply` without a plan file: the manifest's target, listed (trying again

@@ -61,17 +61,22 @@ pub fn resolve(patterns: &[String]) -> anyhow::Result<Manifests> {
 }
 
 /// Runs `each` on every manifest, at most `jobs` at once, and returns the results in the
-/// manifests' order. What one manifest needs (its live list) is dropped when it finishes; only the
-/// results are kept.
+/// manifests' order. A manifest starts as soon as any running one finishes (not when the oldest
+/// does: one slow account does not hold the others' places). What one manifest needs (its live
+/// list) is dropped when it finishes; only the results are kept.
 pub async fn for_each<T, F, Fut>(files: &[PathBuf], jobs: usize, each: F) -> Vec<T>
 where
     F: Fn(PathBuf) -> Fut,
     Fut: Future<Output = T>,
 {
-    stream::iter(files.iter().cloned().map(each))
-        .buffered(jobs.max(1))
+    let each = &each;
+    let mut done: Vec<(usize, T)> = stream::iter(files.iter().cloned().enumerate())
+        .map(|(index, file)| async move { (index, each(file).await) })
+        .buffer_unordered(jobs.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 /// The manifests whose inputs changed between `git merge-base REF HEAD` and the working tree: the

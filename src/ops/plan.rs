@@ -2,8 +2,8 @@
 //! run the planner with the policy applied to the projects the manifest does not declare.
 //! `--target` names are checked before anything is shown, with the nearest names suggested.
 
-use std::collections::{BTreeSet, HashSet};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -30,8 +30,32 @@ impl Prepared {
     /// Ids that exist in the account now: a project found by name after a lost create answer
     /// is adopted only if it is new.
     pub fn known_ids(&self) -> HashSet<String> {
-        self.live.iter().map(|p| p.id.clone()).collect()
+        known_ids(&self.live, &self.plan)
     }
+}
+
+/// The ids of the live projects that bear the name of one of the plan's creates: the only ones
+/// the Applier looks at when it looks for a project whose create answer was lost, so the only
+/// ones kept (an estate keeps this set per manifest, not the live list).
+pub fn known_ids(live: &[LiveProject], plan: &Plan) -> HashSet<String> {
+    let creates: HashSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .map(|c| c.name.as_str())
+        .collect();
+    live.iter()
+        .filter(|p| creates.contains(p.name.as_str()))
+        .map(|p| p.id.clone())
+        .collect()
+}
+
+/// A `--target` that names no project of a manifest, with the nearest names the manifest and
+/// its account have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    pub target: String,
+    pub near: Vec<String>,
 }
 
 /// Connects, lists and plans the changes that bring the account to the manifest, limited to
@@ -46,6 +70,17 @@ pub async fn prepare(
     plan_live(loaded, connection, live, targets)
 }
 
+/// `prepare` for one manifest of several: a `--target` it does not have is returned, not refused.
+pub async fn prepare_in_estate(
+    loaded: &Loaded,
+    options: &ConnectOptions,
+    targets: &[String],
+) -> anyhow::Result<(Prepared, Vec<Unmatched>)> {
+    let connection = connect(options, &loaded.manifest).await?;
+    let live = list_live(&connection).await?;
+    Ok(plan_live_in_estate(loaded, connection, live, targets))
+}
+
 /// Plans against projects already listed. A `--target` that names nothing is an error here,
 /// before any plan is shown, with the nearest names the manifest and the account have.
 pub fn plan_live(
@@ -54,6 +89,22 @@ pub fn plan_live(
     live: Vec<LiveProject>,
     targets: &[String],
 ) -> anyhow::Result<Prepared> {
+    let (prepared, unmatched) = plan_live_in_estate(loaded, connection, live, targets);
+    if !unmatched.is_empty() {
+        anyhow::bail!(unknown_targets(&unmatched, "of the manifest"));
+    }
+    Ok(prepared)
+}
+
+/// Plans against projects already listed, for one manifest of several: a `--target` this
+/// manifest does not have may be another's, so it is returned (with the nearest names) rather
+/// than refused; `unmatched_everywhere` decides once every manifest is planned.
+pub fn plan_live_in_estate(
+    loaded: &Loaded,
+    connection: Connection,
+    live: Vec<LiveProject>,
+    targets: &[String],
+) -> (Prepared, Vec<Unmatched>) {
     let manifest = &loaded.manifest;
     tracing::debug!(
         "{} projects in the account (archived and default included)",
@@ -77,25 +128,29 @@ pub fn plan_live(
             violations: &violations,
         },
     );
-    let unknown: Vec<&String> = planned
-        .errors
-        .iter()
-        .filter_map(|e| match e {
-            PlanError::UnknownTarget(t) => Some(t),
-            _ => None,
-        })
-        .collect();
-    if !unknown.is_empty() {
-        let candidates = target_candidates(loaded, &live);
-        let lines: Vec<String> = unknown
-            .iter()
-            .map(|t| unknown_target(t, &candidates))
-            .collect();
-        anyhow::bail!(
-            "{}\n(--target takes one name; for several projects, repeat it: --target A --target B)",
-            lines.join("\n")
-        );
+    let mut unmatched = Vec::new();
+    let mut errors = Vec::with_capacity(planned.errors.len());
+    for error in planned.errors {
+        match error {
+            PlanError::UnknownTarget(target) => unmatched.push(target),
+            other => errors.push(other),
+        }
     }
+    let unmatched: Vec<Unmatched> = if unmatched.is_empty() {
+        Vec::new()
+    } else {
+        let candidates = target_candidates(loaded, &live);
+        unmatched
+            .into_iter()
+            .map(|target| Unmatched {
+                near: nearest(&target, &candidates)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                target,
+            })
+            .collect()
+    };
     let plan = Plan {
         format_version: FORMAT_VERSION.to_string(),
         tagrec_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -107,12 +162,58 @@ pub fn plan_live(
         warnings: planned.warnings,
         ignore_tags: manifest.ignore_tags.0.clone(),
     };
-    Ok(Prepared {
-        connection,
-        live,
-        plan,
-        errors: planned.errors,
-    })
+    (
+        Prepared {
+            connection,
+            live,
+            plan,
+            errors,
+        },
+        unmatched,
+    )
+}
+
+/// The `--target`s that no planned manifest of an estate has, as the error to show, or `None`
+/// when each names a project somewhere. `planned` holds what each planned manifest did not
+/// have (manifests that failed to plan say nothing either way).
+pub fn unmatched_everywhere(planned: &[&[Unmatched]]) -> Option<String> {
+    let (first, rest) = planned.split_first()?;
+    let nowhere: Vec<Unmatched> = first
+        .iter()
+        .filter(|u| {
+            rest.iter()
+                .all(|other| other.iter().any(|o| o.target == u.target))
+        })
+        .map(|u| {
+            let mut near: BTreeSet<String> = BTreeSet::new();
+            for list in planned {
+                for other in list.iter().filter(|o| o.target == u.target) {
+                    near.extend(other.near.iter().cloned());
+                }
+            }
+            Unmatched {
+                target: u.target.clone(),
+                near: nearest(&u.target, &near)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            }
+        })
+        .collect();
+    (!nowhere.is_empty()).then(|| unknown_targets(&nowhere, "of any manifest"))
+}
+
+/// `--target "X" matches no project of the manifest …: did you mean …?`, one line per target,
+/// and how to name several.
+fn unknown_targets(unmatched: &[Unmatched], scope: &str) -> String {
+    let lines: Vec<String> = unmatched
+        .iter()
+        .map(|u| unknown_target(&u.target, &u.near, scope))
+        .collect();
+    format!(
+        "{}\n(--target takes one name; for several projects, repeat it: --target A --target B)",
+        lines.join("\n")
+    )
 }
 
 /// Every project of the account (all pages, archived and `default` included).
@@ -146,12 +247,10 @@ fn target_candidates(loaded: &Loaded, live: &[LiveProject]) -> BTreeSet<String> 
 }
 
 /// `--target "gadget-search" matches no project …: did you mean `Gadget-Search`?`
-fn unknown_target(target: &str, candidates: &BTreeSet<String>) -> String {
-    let mut message = format!(
-        "--target \"{target}\" matches no project of the manifest and no project to archive"
-    );
-    let near = nearest(target, candidates);
-    match near.as_slice() {
+fn unknown_target(target: &str, near: &[String], scope: &str) -> String {
+    let mut message =
+        format!("--target \"{target}\" matches no project {scope} and no project to archive");
+    match near {
         [] => {}
         [one] => message.push_str(&format!(": did you mean `{one}`?")),
         many => {
@@ -221,6 +320,62 @@ pub fn shell_word(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
+}
+
+/// Where `plan --out DIR` saves each manifest's plan: the manifest's path below DIR, `.json` for
+/// its extension (`accounts/prod/us-east-1.yaml` -> `DIR/accounts/prod/us-east-1.json`). Checked
+/// before anything is planned: DIR is a folder that is new or empty (a plan left there from an
+/// earlier run would be applied by `tagrec apply DIR`), and no two manifests share a plan file.
+pub fn estate_plan_paths(dir: &Path, manifests: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    if dir.extension().is_some_and(|e| e == "json") && !dir.is_dir() {
+        anyhow::bail!(
+            "--out {}: with several manifests, --out names a folder that gets one plan per manifest (for `tagrec apply DIR`), not a .json file",
+            dir.display()
+        );
+    }
+    if dir.exists() {
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "--out {}: with several manifests, --out names a folder that gets one plan per manifest, and this is a file",
+                dir.display()
+            );
+        }
+        let mut entries = std::fs::read_dir(dir)
+            .with_context(|| format!("--out {}: cannot read the folder", dir.display()))?;
+        if entries.next().is_some() {
+            anyhow::bail!(
+                "--out {}: the folder is not empty; a plan left there from an earlier run would be applied by `tagrec apply {}` too: remove what is in it, or give a new folder",
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    let mut seen: BTreeMap<PathBuf, &Path> = BTreeMap::new();
+    let mut paths = Vec::with_capacity(manifests.len());
+    for manifest in manifests {
+        let mut relative = PathBuf::new();
+        for part in manifest.components() {
+            match part {
+                Component::Normal(name) => relative.push(name),
+                // Not out of DIR: `../x.yaml` is saved as `DIR/__/x.json`.
+                Component::ParentDir => relative.push("__"),
+                Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+            }
+        }
+        relative.set_extension("json");
+        let path = dir.join(relative);
+        if let Some(other) = seen.insert(path.clone(), manifest) {
+            anyhow::bail!(
+                "--out {}: the plans of {} and {} would both be saved as {}: rename one of the manifests",
+                dir.display(),
+                other.display(),
+                manifest.display(),
+                path.display()
+            );
+        }
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 /// Saves a plan for `tagrec apply FILE`: the JSON form, written atomically.

@@ -93,12 +93,16 @@ pub fn text(report: &ApplyReport) -> String {
 
 /// `{"format_version", "summary": {"done", "failed", "skipped"}, "results": [...]}`.
 pub fn json(report: &ApplyReport) -> String {
-    let value = serde_json::json!({
+    let mut out = serde_json::to_string_pretty(&json_value(report)).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// The report object, as one manifest's part of an estate's JSON.
+pub fn json_value(report: &ApplyReport) -> serde_json::Value {
+    serde_json::json!({
         "format_version": FORMAT_VERSION,
         "summary": report.summary,
         "results": report.results,
-    });
-    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
-    out.push('\n');
-    out
+    })
 }

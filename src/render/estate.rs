@@ -70,11 +70,18 @@ pub enum Entry {
 }
 
 /// `{"format_version": "1", "manifests": [{"manifest", "ok", "<command>": …} | {"manifest", "ok":
-/// false, "error"}], "summary": {"manifests", "failed", …}}`.
-pub fn json(command: &str, entries: Vec<(String, Entry)>, summary: serde_json::Value) -> String {
-    let manifests: Vec<serde_json::Value> = entries
-        .into_iter()
-        .map(|(manifest, entry)| match entry {
+/// false, "error"}], "summary": {"manifests", "failed", …}}`. Each manifest's part is made and
+/// written in turn from `entries` (which may make them lazily), so that only one of them is a
+/// JSON tree at a time: an estate's output grows as text, not as trees.
+pub fn json(
+    command: &str,
+    entries: impl IntoIterator<Item = (String, Entry)>,
+    summary: serde_json::Value,
+) -> String {
+    let mut out = String::from("{\n  \"format_version\": \"1\",\n  \"manifests\": [");
+    let mut first = true;
+    for (manifest, entry) in entries {
+        let item = match entry {
             Entry::Done(result) => json!({"manifest": manifest, "ok": true, command: result}),
             Entry::Failed { error, result } => {
                 let mut item = json!({"manifest": manifest, "ok": false, "error": error});
@@ -83,16 +90,31 @@ pub fn json(command: &str, entries: Vec<(String, Entry)>, summary: serde_json::V
                 }
                 item
             }
-        })
-        .collect();
-    let mut out = serde_json::to_string_pretty(&json!({
-        "format_version": "1",
-        "manifests": manifests,
-        "summary": summary,
-    }))
-    .unwrap_or_default();
-    out.push('\n');
+        };
+        out.push_str(if first { "\n" } else { ",\n" });
+        first = false;
+        nest(&mut out, &item, "    ");
+    }
+    out.push_str(if first { "],\n" } else { "\n  ],\n" });
+    out.push_str("  \"summary\": ");
+    let mut summary_text = String::new();
+    nest(&mut summary_text, &summary, "  ");
+    out.push_str(summary_text.trim_start());
+    out.push_str("\n}\n");
     out
+}
+
+/// `value` pretty-printed, each line after `indent`: what `to_string_pretty` of the whole
+/// document prints for it at that depth.
+fn nest(out: &mut String, value: &serde_json::Value, indent: &str) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    for (n, line) in text.lines().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        out.push_str(indent);
+        out.push_str(line);
+    }
 }
 
 /// One manifest's part of an estate's markdown: a line, and a body when it has something to show.
@@ -101,6 +123,18 @@ pub struct MarkdownSection {
     pub target: Option<String>,
     pub headline: String,
     pub body: Option<String>,
+}
+
+/// Characters the comment keeps aside for its heading, its summary and the note on what was cut.
+const MARKDOWN_RESERVE: usize = 2_000;
+
+/// How many characters each of `bodies` sections' bodies may take so that the comment stays
+/// within `limit`, after the `fixed` characters of the section headings and the one-line
+/// manifests. A body may hold characters of several bytes, and the limit counts bytes here: the
+/// share keeps a tenth aside for them.
+pub fn markdown_share(fixed: usize, bodies: usize, limit: usize) -> usize {
+    let room = limit.saturating_sub(MARKDOWN_RESERVE + fixed);
+    room / bodies.max(1) * 9 / 10
 }
 
 /// One comment for the whole estate: a section per manifest that has something to show, one line
@@ -128,7 +162,7 @@ pub fn markdown(title: &str, summary: &str, sections: &[MarkdownSection], limit:
                     body
                 );
                 // Room is kept for the one-line manifests and the note on what was cut.
-                if out.len() + part.len() + quiet.len() + 2_000 > limit {
+                if out.len() + part.len() + quiet.len() + MARKDOWN_RESERVE > limit {
                     cut.push(section.manifest.clone());
                 } else {
                     out.push_str(&part);
@@ -157,4 +191,59 @@ pub fn markdown(title: &str, summary: &str, sections: &[MarkdownSection], limit:
         out.push_str(&note);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_is_the_pretty_print_of_the_whole_document() {
+        for entries in [
+            vec![],
+            vec![
+                (
+                    "a.yaml".to_string(),
+                    Entry::Done(json!({"x": [1, {"y": []}], "z": {}})),
+                ),
+                (
+                    "b.yaml".to_string(),
+                    Entry::Failed {
+                        error: "broken\nline".into(),
+                        result: Some(json!([])),
+                    },
+                ),
+                (
+                    "c.yaml".to_string(),
+                    Entry::Failed {
+                        error: "gone".into(),
+                        result: None,
+                    },
+                ),
+            ],
+        ] {
+            let summary = json!({"manifests": entries.len(), "failed": 2, "nested": {"a": 1}});
+            let whole: Vec<serde_json::Value> = entries
+                .iter()
+                .map(|(manifest, entry)| match entry {
+                    Entry::Done(r) => json!({"manifest": manifest, "ok": true, "plan": r}),
+                    Entry::Failed { error, result } => {
+                        let mut item = json!({"manifest": manifest, "ok": false, "error": error});
+                        if let Some(r) = result {
+                            item["plan"] = r.clone();
+                        }
+                        item
+                    }
+                })
+                .collect();
+            let expected = serde_json::to_string_pretty(&json!({
+                "format_version": "1",
+                "manifests": whole,
+                "summary": summary,
+            }))
+            .unwrap()
+                + "\n";
+            assert_eq!(json("plan", entries, summary), expected);
+        }
+    }
 }

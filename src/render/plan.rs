@@ -27,6 +27,11 @@ pub fn json(plan: &Plan) -> String {
     out
 }
 
+/// The plan object, as one manifest's part of an estate's JSON.
+pub fn json_value(plan: &Plan) -> serde_json::Value {
+    serde_json::to_value(plan).unwrap_or_default()
+}
+
 pub fn summary_line(plan: &Plan) -> String {
     if plan.changes.is_empty() {
         "No changes. Live projects match the manifest.".to_string()
@@ -264,7 +269,28 @@ pub fn violation_summary(u: &Unmanaged) -> String {
 /// of unmanaged projects (often long in an account adopting tagrec), then rows of the table.
 pub fn markdown(plan: &Plan) -> String {
     let head = format!("### tagrec plan\n\n**{}**\n\n", summary_line(plan));
+    markdown_within(plan, &head, MARKDOWN_LIMIT, "this comment is limited")
+}
+
+/// One manifest's part of an estate's comment: the table, the folded plan, unmanaged projects
+/// and warnings (no heading, no summary line: the estate's section has them), within `limit`
+/// characters, its share of the comment.
+pub fn markdown_section(plan: &Plan, limit: usize) -> String {
+    markdown_within(
+        plan,
+        "",
+        limit,
+        "this manifest's part of the comment is limited",
+    )
+    .trim_end()
+    .to_string()
+}
+
+/// The markdown form cut to `limit` characters; `limited` says what the limit is of.
+fn markdown_within(plan: &Plan, head: &str, limit: usize, limited: &str) -> String {
     let mut parts = MarkdownParts {
+        limit,
+        limited: limited.to_string(),
         rows: plan.changes.iter().map(table_row).collect(),
         cut_rows: 0,
         diff_lines: strip_ansi(&text(plan)).lines().map(diff_line).collect(),
@@ -286,8 +312,8 @@ pub fn markdown(plan: &Plan) -> String {
         warnings: warnings_block(plan),
     };
     loop {
-        let doc = parts.assemble(&head);
-        if doc.chars().count() <= MARKDOWN_LIMIT {
+        let doc = parts.assemble(head);
+        if doc.chars().count() <= limit {
             return doc;
         }
         let diff_len = parts.diff_lines.len();
@@ -307,9 +333,9 @@ pub fn markdown(plan: &Plan) -> String {
         } else {
             // Only the warnings are left to cut: keep their start, and say so.
             let note = format!(
-                "\n\n_Cut here: this comment is limited to {MARKDOWN_LIMIT} characters; the whole plan is in the job log._\n"
+                "\n\n_Cut here: {limited} to {limit} characters; the whole plan is in the job log._\n"
             );
-            let keep = MARKDOWN_LIMIT.saturating_sub(note.chars().count());
+            let keep = limit.saturating_sub(note.chars().count());
             let mut cut: String = doc.chars().take(keep).collect();
             cut.push_str(&note);
             return cut;
@@ -319,6 +345,9 @@ pub fn markdown(plan: &Plan) -> String {
 
 /// The pieces of the markdown comment, and how much of each was cut.
 struct MarkdownParts {
+    limit: usize,
+    /// What the limit is of: "this comment is limited".
+    limited: String,
     rows: Vec<String>,
     cut_rows: usize,
     diff_lines: Vec<String>,
@@ -342,8 +371,8 @@ impl MarkdownParts {
             if self.cut_rows > 0 {
                 let _ = writeln!(
                     out,
-                    "\n_{} more changes not shown: this comment is limited to {MARKDOWN_LIMIT} characters; the whole plan is in the job log and the plan file._",
-                    self.cut_rows
+                    "\n_{} more changes not shown: {} to {} characters; the whole plan is in the job log and the plan file._",
+                    self.cut_rows, self.limited, self.limit
                 );
             }
             out.push('\n');

@@ -257,14 +257,16 @@ impl Repo {
 
     /// The action's "Run tagrec" step with `command` as its `command` input.
     fn run(&self, command: &str) -> Run {
+        self.run_with(&[
+            ("TAGREC_COMMAND", command),
+            ("TAGREC_MANIFEST", "projects.yaml"),
+        ])
+    }
+
+    /// The action's "Run tagrec" step with these inputs (as action.yml passes them: TAGREC_*).
+    fn run_with(&self, inputs: &[(&str, &str)]) -> Run {
         let script = format!("bash '{REPO}/action/run.sh'");
-        let out = self.bash(
-            &script,
-            &[
-                ("TAGREC_COMMAND", command),
-                ("TAGREC_MANIFEST", "projects.yaml"),
-            ],
-        );
+        let out = self.bash(&script, inputs);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -370,6 +372,45 @@ fn workflow_step(workflow: &str, name: &str) -> String {
         .and_then(|step| step.as_mapping_get("run").and_then(Yaml::as_str))
         .unwrap_or_else(|| panic!("no run step {name:?} in {workflow}"))
         .to_string()
+}
+
+/// The `with:` inputs of the step named `name` in an example workflow, as the action's "Run
+/// tagrec" step receives them (TAGREC_COMMAND, TAGREC_MANIFEST, TAGREC_CHANGED_SINCE), with
+/// `${{ github.base_ref }}` standing for `base_ref`.
+fn workflow_inputs(workflow: &str, name: &str, base_ref: &str) -> Vec<(String, String)> {
+    let text = fs::read_to_string(Path::new(REPO).join("examples/ci/github").join(workflow))
+        .unwrap_or_else(|e| panic!("{workflow}: {e}"));
+    let doc = yaml_doc(&text);
+    let jobs = doc
+        .as_mapping_get("jobs")
+        .and_then(Yaml::as_mapping)
+        .unwrap();
+    let with = jobs
+        .values()
+        .flat_map(|job| job.as_mapping_get("steps").and_then(Yaml::as_vec).unwrap())
+        .find(|step| step.as_mapping_get("name").and_then(Yaml::as_str) == Some(name))
+        .and_then(|step| step.as_mapping_get("with").and_then(Yaml::as_mapping))
+        .unwrap_or_else(|| panic!("no step {name:?} with inputs in {workflow}"));
+    let mut inputs = Vec::new();
+    for (input, variable) in [
+        ("command", "TAGREC_COMMAND"),
+        ("manifest", "TAGREC_MANIFEST"),
+        ("changed-since", "TAGREC_CHANGED_SINCE"),
+    ] {
+        let value = with
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(input))
+            .and_then(|(_, v)| v.as_str());
+        if let Some(value) = value {
+            let value = value.replace("${{ github.base_ref }}", base_ref);
+            assert!(
+                !value.contains("${{ github."),
+                "{workflow}: {input}: {value}"
+            );
+            inputs.push((variable.to_string(), value));
+        }
+    }
+    inputs
 }
 
 fn count(haystack: &str, needle: &str) -> usize {
@@ -676,6 +717,8 @@ fn the_workflows_never_run_two_applies_at_once_and_grant_no_more_than_each_job_n
         "tagrec-apply.yml",
         "tagrec-drift.yml",
         "tagrec-audit.yml",
+        "tagrec-estate-plan.yml",
+        "tagrec-estate-matrix.yml",
     ] {
         let text =
             fs::read_to_string(Path::new(REPO).join("examples/ci/github").join(workflow)).unwrap();
@@ -720,6 +763,118 @@ fn the_workflows_never_run_two_applies_at_once_and_grant_no_more_than_each_job_n
             );
         }
     }
+}
+
+/// An estate of two accounts on the embedded sandbox, in a git repository whose `origin/main`
+/// is the base of a pull request branch that changed only `accounts/b`.
+fn estate_pull_request() -> Repo {
+    let repo = Repo::new();
+    repo.write(
+        ".gitignore",
+        ".tagrec/\nrunner/\ngh/\nfakes/\ngithub_output\nstep_summary.md\n",
+    );
+    for account in ["a", "b"] {
+        repo.write(
+            &format!("accounts/{account}/live.json"),
+            &json!([{"id": format!("proj_{account}bbbbbbbbbbbbbbbbbb1"), "name": "Base",
+                     "status": "active", "tags": {"Team": "t"}}])
+            .to_string(),
+        );
+        repo.write(
+            &format!("accounts/{account}/us-east-1.yaml"),
+            "version: 1\ntarget: {sandbox: {state: .tagrec/state.json, seed: live.json}}\nprojects:\n  - {name: Base, tags: {Team: t}}\n",
+        );
+    }
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.git(&["add", "."]);
+    repo.git(&["commit", "-qm", "estate"]);
+    // What `actions/checkout` with fetch-depth: 0 leaves: the base branch as origin/main.
+    repo.git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    repo.git(&["checkout", "-qb", "pull-request"]);
+    repo.write(
+        "accounts/b/us-east-1.yaml",
+        "version: 1\ntarget: {sandbox: {state: .tagrec/state.json, seed: live.json}}\nprojects:\n  - {name: Base, tags: {Team: t}}\n  - {name: New, tags: {Team: n}}\n",
+    );
+    repo.git(&["commit", "-qam", "b gets New"]);
+    repo
+}
+
+#[test]
+fn the_estate_workflow_plans_the_changed_manifests_in_one_comment() {
+    let repo = estate_pull_request();
+    let inputs = workflow_inputs(
+        "tagrec-estate-plan.yml",
+        "Validate and plan the changed manifests",
+        "main",
+    );
+    let inputs: Vec<(&str, &str)> = inputs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let run = repo.run_with(&inputs);
+    assert_eq!(run.get("exitcode"), "2", "{}", run.report());
+    assert_eq!(run.get("has-changes"), "true");
+    assert_eq!(run.get("failed"), "false");
+    // The plans of the changed manifests only, one file each, in a folder for `tagrec apply DIR`.
+    let plans = PathBuf::from(run.get("plan-file"));
+    assert!(plans.is_dir(), "{}", plans.display());
+    assert!(plans.join("accounts/b/us-east-1.json").is_file());
+    assert!(!plans.join("accounts/a").exists());
+    let report = run.report();
+    assert!(
+        report.starts_with(
+            "### tagrec plan\n\n**Estate: 1 manifests, 1 to create, 0 to update, 0 to archive, 0 failed.**"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("#### `accounts/b/us-east-1.yaml`"),
+        "{report}"
+    );
+    assert_eq!(count(&repo.read("step_summary.md"), "### tagrec plan"), 1);
+    repo.comment(&run);
+    repo.comment(&repo.run_with(&inputs));
+    let comments = repo.comments();
+    assert_eq!(
+        comments.len(),
+        1,
+        "one comment for the estate: {comments:?}"
+    );
+
+    // The saved plans are applied as they are, each finding its manifest.
+    let plans = plans.display().to_string();
+    let apply = repo.run_with(&[("TAGREC_COMMAND", &format!("apply {plans}"))]);
+    assert_eq!(apply.get("exitcode"), "0", "{}", apply.report());
+    let state = repo.read("accounts/b/.tagrec/state.json");
+    assert!(state.contains("\"New\""), "{state}");
+    assert!(!repo.path("accounts/a/.tagrec/state.json").exists());
+}
+
+#[test]
+fn the_matrix_workflow_lists_the_changed_manifests_one_job_each() {
+    let repo = estate_pull_request();
+    let list = workflow_step("tagrec-estate-matrix.yml", "List the changed manifests");
+    assert_success(&repo.bash(&list, &[("BASE_REF", "main")]));
+    let outputs = repo.read("github_output");
+    assert!(
+        outputs.contains("matrix={\"include\":[{\"manifest\":\"accounts/b/us-east-1.yaml\"}]}\n"),
+        "{outputs}"
+    );
+    assert!(outputs.contains("count=1\n"), "{outputs}");
+    // The job the matrix gives plans that manifest alone.
+    let inputs = workflow_inputs("tagrec-estate-matrix.yml", "Validate and plan", "main");
+    let manifest = inputs
+        .iter()
+        .find(|(k, _)| k == "TAGREC_MANIFEST")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(manifest, Some("${{ matrix.manifest }}"));
+
+    // Nothing changed: an empty list, which the plan job's `if:` skips.
+    repo.git(&["checkout", "-q", "main"]);
+    assert_success(&repo.bash(&list, &[("BASE_REF", "main")]));
+    let outputs = repo.read("github_output");
+    assert!(outputs.contains("matrix={\"include\":[]}\n"), "{outputs}");
+    assert!(outputs.contains("count=0\n"), "{outputs}");
 }
 
 /// The script lines of a job of the GitLab example, as the runner runs them (the `.tagrec`

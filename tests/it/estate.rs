@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::{Workspace, assert_exit, stderr, stdout};
+use crate::support::{Workspace, assert_exit, both, stderr, stdout};
 
 const MANIFEST: &str =
     "version: 1\ntarget: {region: us-east-1}\nprojects:\n  - name: A\n    tags: {Team: a}\n";
@@ -436,5 +436,757 @@ fn an_endpoint_for_several_manifests_is_refused() {
         stderr(&output).contains("--endpoint (or TAGREC_ENDPOINT) names one account"),
         "{}",
         stderr(&output)
+    );
+}
+
+// ---- plan and apply over several manifests ----
+
+/// An account of the estate served by its own emulator, logging its requests.
+struct Emulated {
+    sandbox: crate::support::Sandbox,
+    log: std::path::PathBuf,
+}
+
+impl Emulated {
+    fn start(ws: &Workspace, name: &str, seed: Value, flags: &[&str]) -> Emulated {
+        let seed = ws.write(&format!("{name}-seed.json"), &seed.to_string());
+        let log = ws.path(&format!("{name}-requests.jsonl"));
+        let mut args = vec![
+            "--seed".to_string(),
+            seed.display().to_string(),
+            "--request-log".to_string(),
+            log.display().to_string(),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Emulated {
+            sandbox: crate::support::Sandbox::start(&args),
+            log,
+        }
+    }
+
+    /// The writes the emulator committed.
+    fn writes(&self) -> Vec<Value> {
+        crate::support::read_log(&self.log)
+            .into_iter()
+            .filter(|r| r["committed"] == true)
+            .collect()
+    }
+
+    fn active_names(&self) -> Vec<String> {
+        let reply = self
+            .sandbox
+            .get("/organization/projects?limit=100&include_archived=false");
+        let mut names: Vec<String> = reply.json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// A manifest for an emulated account: `projects` is YAML list items.
+fn emulated_manifest(endpoint: &str, projects: &str) -> String {
+    format!("version: 1\ntarget: {{endpoint: '{endpoint}'}}\nprojects:\n{projects}")
+}
+
+/// A manifest on the embedded sandbox (`live.json` beside it, the state in `.tagrec/`).
+fn sandboxed(ws: &Workspace, file: &str, live: Value, projects: &str) {
+    let folder = Path::new(file).parent().unwrap().display().to_string();
+    ws.write(&format!("{folder}/live.json"), &live.to_string());
+    ws.write(
+        file,
+        &format!(
+            "version: 1\ntarget: {{sandbox: {{state: .tagrec/state.json, seed: live.json}}}}\nprojects:\n{projects}"
+        ),
+    );
+}
+
+fn p(id: &str, name: &str, team: &str) -> Value {
+    json!({"id": id, "name": name, "status": "active", "tags": {"Team": team}})
+}
+
+/// Two emulated accounts and one embedded sandbox, each with something to do:
+/// prod creates `New` and updates `A`; dev updates `B`; the sandbox creates `Local`.
+fn three_accounts() -> (Workspace, Emulated, Emulated) {
+    let ws = Workspace::new();
+    let prod = Emulated::start(
+        &ws,
+        "prod",
+        json!([p("proj_prod0000000000000001", "A", "old")]),
+        &[],
+    );
+    let dev = Emulated::start(
+        &ws,
+        "dev",
+        json!([p("proj_dev00000000000000001", "B", "old")]),
+        &[],
+    );
+    ws.write(
+        "accounts/prod/us-east-1.yaml",
+        &emulated_manifest(
+            &prod.sandbox.base_url,
+            "  - {name: A, tags: {Team: a}}\n  - {name: New, tags: {Team: n}}\n",
+        ),
+    );
+    ws.write(
+        "accounts/dev/us-east-1.yaml",
+        &emulated_manifest(&dev.sandbox.base_url, "  - {name: B, tags: {Team: b}}\n"),
+    );
+    sandboxed(
+        &ws,
+        "accounts/local/eu-west-1.yaml",
+        json!([]),
+        "  - {name: Local, tags: {Team: l}}\n",
+    );
+    (ws, prod, dev)
+}
+
+const ALL: &str = "accounts/*/*.yaml";
+
+fn run(ws: &Workspace, args: &[&str]) -> std::process::Output {
+    ws.tagrec(args).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn by_manifest<'a>(json: &'a Value, file: &str) -> &'a Value {
+    json["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["manifest"] == file)
+        .unwrap_or_else(|| panic!("{file} is not in {json}"))
+}
+
+#[test]
+fn plan_shows_every_account_under_its_header_and_the_estate_counts() {
+    let (ws, prod, dev) = three_accounts();
+    let output = run(&ws, &["plan", "-f", ALL, "--jobs", "2"]);
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    let headers: Vec<&str> = text.lines().filter(|l| l.starts_with("== ")).collect();
+    assert_eq!(
+        headers,
+        [
+            format!(
+                "== accounts/dev/us-east-1.yaml ({}) ==",
+                dev.sandbox.base_url
+            ),
+            "== accounts/local/eu-west-1.yaml (sandbox:accounts/local/.tagrec/state.json) =="
+                .to_string(),
+            format!(
+                "== accounts/prod/us-east-1.yaml ({}) ==",
+                prod.sandbox.base_url
+            ),
+        ],
+        "{text}"
+    );
+    assert!(text.contains("+ create \"New\""), "{text}");
+    assert!(text.contains("~ Team = \"old\" -> \"b\""), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("Estate: 3 manifests, 2 to create, 2 to update, 0 to archive, 0 failed."),
+        "{text}"
+    );
+    // Planning writes nothing anywhere.
+    assert!(prod.writes().is_empty() && dev.writes().is_empty());
+    assert!(!ws.path("accounts/local/.tagrec/state.json").exists());
+
+    let output = run(&ws, &["plan", "-f", ALL, "--format", "json"]);
+    assert_exit(&output, 0);
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["format_version"], "1");
+    assert_eq!(
+        json["summary"],
+        json!({"manifests": 3, "failed": 0, "create": 2, "update": 2, "archive": 0})
+    );
+    let prod_plan = by_manifest(&json, "accounts/prod/us-east-1.yaml");
+    assert_eq!(prod_plan["ok"], true);
+    // The 0.1 plan object, as `plan --format json` of that manifest alone prints it.
+    let alone = run(
+        &ws,
+        &[
+            "plan",
+            "-f",
+            "accounts/prod/us-east-1.yaml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        prod_plan["plan"],
+        serde_json::from_str::<Value>(&stdout(&alone)).unwrap()
+    );
+}
+
+#[test]
+fn a_broken_manifest_among_good_ones_fails_alone() {
+    let (ws, _prod, dev) = three_accounts();
+    // Unreadable YAML, an account that cannot be reached, and a name two live projects share.
+    ws.write(
+        "accounts/broken/us-east-1.yaml",
+        "version: 1\nprojects: [\n",
+    );
+    ws.write(
+        "accounts/gone/us-east-1.yaml",
+        &emulated_manifest("http://127.0.0.1:9/v1", "  - {name: A, tags: {Team: a}}\n"),
+    );
+    let twins = Emulated::start(
+        &ws,
+        "twins",
+        json!([
+            p("proj_twin0000000000000001", "Twin", "t"),
+            p("proj_twin0000000000000002", "Twin", "t")
+        ]),
+        &[],
+    );
+    ws.write(
+        "accounts/twins/us-east-1.yaml",
+        &emulated_manifest(
+            &twins.sandbox.base_url,
+            "  - {name: Twin, tags: {Team: t}}\n",
+        ),
+    );
+    let output = run(&ws, &["plan", "-f", ALL, "--format", "json"]);
+    assert_exit(&output, 1);
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        json["summary"],
+        json!({"manifests": 6, "failed": 3, "create": 2, "update": 2, "archive": 0})
+    );
+    let broken = by_manifest(&json, "accounts/broken/us-east-1.yaml");
+    assert_eq!(broken["ok"], false);
+    assert!(
+        broken["error"].as_str().unwrap().contains("problem"),
+        "{broken}"
+    );
+    let gone = by_manifest(&json, "accounts/gone/us-east-1.yaml");
+    assert_eq!(gone["ok"], false);
+    assert!(
+        gone["error"].as_str().unwrap().contains("127.0.0.1:9"),
+        "{gone}"
+    );
+    // A conflict: the plan is shown, with its error, and is not to be applied.
+    let conflict = by_manifest(&json, "accounts/twins/us-east-1.yaml");
+    assert_eq!(conflict["ok"], false);
+    let error = conflict["error"].as_str().unwrap();
+    assert!(
+        error.contains("proj_twin0000000000000001") && error.contains("proj_twin0000000000000002"),
+        "{conflict}"
+    );
+    assert_eq!(conflict["plan"]["format_version"], "1");
+    // The others are planned as if alone.
+    let good = by_manifest(&json, "accounts/dev/us-east-1.yaml");
+    assert_eq!(good["ok"], true);
+    assert_eq!(good["plan"]["summary"]["update"], 1);
+    // stderr names each failure with its manifest.
+    let err = stderr(&output);
+    for file in [
+        "accounts/broken/us-east-1.yaml",
+        "accounts/gone/us-east-1.yaml",
+        "accounts/twins/us-east-1.yaml",
+    ] {
+        assert!(err.contains(&format!("error: {file}: ")), "{file}: {err}");
+    }
+
+    // The text form: each failure in its section, the count in the last line; exit 1 even with
+    // --detailed-exitcode and changes elsewhere.
+    let output = run(&ws, &["plan", "-f", ALL, "--detailed-exitcode"]);
+    assert_exit(&output, 1);
+    let text = stdout(&output);
+    assert!(
+        text.contains("== accounts/gone/us-east-1.yaml ==\nerror: "),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("Estate: 6 manifests, 2 to create, 2 to update, 0 to archive, 3 failed."),
+        "{text}"
+    );
+    // Nothing was written to the reachable accounts.
+    assert!(dev.writes().is_empty() && twins.writes().is_empty());
+}
+
+#[test]
+fn detailed_exitcode_combines_as_the_contract_says() {
+    let ws = Workspace::new();
+    let same = json!([p("proj_same0000000000000001", "S", "s")]);
+    sandboxed(
+        &ws,
+        "a/same.yaml",
+        same.clone(),
+        "  - {name: S, tags: {Team: s}}\n",
+    );
+    sandboxed(&ws, "b/same.yaml", same, "  - {name: S, tags: {Team: s}}\n");
+    sandboxed(
+        &ws,
+        "c/changed.yaml",
+        json!([]),
+        "  - {name: C, tags: {Team: c}}\n",
+    );
+    ws.write("d/broken.yaml", "version: 2\nprojects: []\n");
+    let code = |files: &[&str], detailed: bool| {
+        let mut args = vec!["plan", "-q"];
+        for f in files {
+            args.extend(["-f", f]);
+        }
+        if detailed {
+            args.push("--detailed-exitcode");
+        }
+        crate::support::code(&run(&ws, &args))
+    };
+    assert_eq!(code(&["a/same.yaml", "b/same.yaml"], true), 0, "no changes");
+    assert_eq!(code(&["a/same.yaml", "c/changed.yaml"], true), 2, "changes");
+    assert_eq!(
+        code(&["a/same.yaml", "c/changed.yaml"], false),
+        0,
+        "changes, not asked for"
+    );
+    assert_eq!(
+        code(&["c/changed.yaml", "d/broken.yaml"], true),
+        1,
+        "a failure wins over changes"
+    );
+    assert_eq!(code(&["*/same.yaml"], true), 0, "a glob of unchanged ones");
+}
+
+#[test]
+fn one_markdown_comment_a_section_per_manifest_with_changes_a_line_for_the_others() {
+    let (ws, _prod, dev) = three_accounts();
+    sandboxed(
+        &ws,
+        "accounts/quiet/us-east-1.yaml",
+        json!([p("proj_quiet000000000000001", "Q", "q")]),
+        "  - {name: Q, tags: {Team: q}}\n",
+    );
+    ws.write(
+        "accounts/broken/us-east-1.yaml",
+        "version: 1\nprojects: [\n",
+    );
+    let summary = ws.path("step-summary.md");
+    let output = ws
+        .tagrec(&["plan", "-f", ALL, "--format", "markdown"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let md = stdout(&output);
+    assert!(
+        md.starts_with(
+            "### tagrec plan\n\n**Estate: 5 manifests, 2 to create, 2 to update, 0 to archive, 1 failed.**\n"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "#### `accounts/dev/us-east-1.yaml` ({})\n\nPlan: 0 to create, 1 to update, 0 to archive.\n\n| Action | Project | Id | Changes |",
+            dev.sandbox.base_url
+        )),
+        "{md}"
+    );
+    assert!(md.contains("```diff\n"), "{md}");
+    assert!(
+        md.contains("#### `accounts/broken/us-east-1.yaml`\n\n**Failed.**\n\n```text\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- `accounts/quiet/us-east-1.yaml` (sandbox:accounts/quiet/.tagrec/state.json): No changes.\n"
+        ),
+        "{md}"
+    );
+    assert!(!md.contains("#### `accounts/quiet/"), "{md}");
+    // The job summary gets the same comment, once.
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(written.matches("### tagrec plan").count(), 1, "{written}");
+    assert_eq!(written.trim_end(), md.trim_end());
+}
+
+#[test]
+fn the_markdown_comment_stays_within_the_limit_and_keeps_every_manifest() {
+    let ws = Workspace::new();
+    let mut projects = String::new();
+    for i in 0..700 {
+        projects.push_str(&format!(
+            "  - {{name: Project-With-A-Long-Name-{i:04}, tags: {{Team: team-{i}, Application: application-{i}, CostCenter: CC-{i:04}}}}}\n"
+        ));
+    }
+    for account in ["a", "b", "c"] {
+        sandboxed(
+            &ws,
+            &format!("{account}/projects.yaml"),
+            json!([]),
+            &projects,
+        );
+    }
+    let output = run(
+        &ws,
+        &["plan", "-f", "*/projects.yaml", "--format", "markdown"],
+    );
+    assert_exit(&output, 0);
+    let md = stdout(&output);
+    assert!(md.chars().count() <= 65_000, "{} characters", md.len());
+    for account in ["a", "b", "c"] {
+        // Each manifest keeps its section, its share of the room cut with a note.
+        assert!(
+            md.contains(&format!("#### `{account}/projects.yaml`")),
+            "{account}"
+        );
+    }
+    assert_eq!(
+        md.matches("more changes not shown: this manifest's part of the comment is limited to")
+            .count(),
+        3,
+        "{md}"
+    );
+}
+
+#[test]
+fn changed_since_plans_only_what_the_branch_touched() {
+    let ws = Workspace::new();
+    for account in ["a", "b"] {
+        sandboxed(
+            &ws,
+            &format!("accounts/{account}/us-east-1.yaml"),
+            json!([]),
+            "  - {name: X, tags: {Team: x}}\n",
+        );
+    }
+    let root = ws.root();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "estate"]);
+    git(root, &["checkout", "-q", "-b", "change"]);
+    let plan = |ws: &Workspace| run(ws, &["plan", "-f", ALL, "--changed-since", "main"]);
+
+    let output = plan(&ws);
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        "Estate: 0 manifests, 0 to create, 0 to update, 0 to archive, 0 failed.\n"
+    );
+
+    sandboxed(
+        &ws,
+        "accounts/b/us-east-1.yaml",
+        json!([]),
+        "  - {name: X, tags: {Team: x}}\n  - {name: Y, tags: {Team: y}}\n",
+    );
+    git(root, &["commit", "-q", "-am", "b gets Y"]);
+    let output = plan(&ws);
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(text.contains("== accounts/b/us-east-1.yaml ("), "{text}");
+    assert!(!text.contains("accounts/a/"), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("Estate: 1 manifests, 2 to create, 0 to update, 0 to archive, 0 failed."),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_target_is_looked_for_in_every_manifest() {
+    let (ws, _prod, _dev) = three_accounts();
+    let output = run(&ws, &["plan", "-f", ALL, "--target", "B"]);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output)
+            .trim_end()
+            .ends_with("Estate: 3 manifests, 0 to create, 1 to update, 0 to archive, 0 failed."),
+        "{}",
+        both(&output)
+    );
+    let output = run(&ws, &["plan", "-f", ALL, "--target", "Locl"]);
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains(
+            "--target \"Locl\" matches no project of any manifest and no project to archive: did you mean `Local`?"
+        ),
+        "{}",
+        both(&output)
+    );
+    assert_eq!(stdout(&output), "", "nothing shown before the error");
+}
+
+#[test]
+fn apply_applies_every_account_and_plans_nothing_afterwards() {
+    let (ws, prod, dev) = three_accounts();
+    let output = run(&ws, &["apply", "-f", ALL, "--auto-approve", "--jobs", "2"]);
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    // The plans first, then each manifest's report and the estate's.
+    assert!(
+        text.contains("Estate: 3 manifests, 2 to create, 2 to update, 0 to archive, 0 failed."),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "== accounts/prod/us-east-1.yaml ({}) ==\nApply complete: 2 done, 0 failed, 0 skipped.",
+            prod.sandbox.base_url
+        )),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("Estate: 3 manifests, 4 done, 0 failed, 0 skipped, 0 manifests failed."),
+        "{text}"
+    );
+    // Each change's line names its manifest.
+    assert!(
+        stderr(&output).contains("accounts/prod/us-east-1.yaml: created \"New\" (proj_"),
+        "{}",
+        both(&output)
+    );
+    assert_eq!(prod.active_names(), ["A", "New", "default"]);
+    assert_eq!(dev.active_names(), ["B", "default"]);
+    assert!(ws.path("accounts/local/.tagrec/state.json").exists());
+
+    let again = run(&ws, &["plan", "-f", ALL, "--detailed-exitcode"]);
+    assert_exit(&again, 0);
+    let json = run(
+        &ws,
+        &["apply", "-f", ALL, "--auto-approve", "--format", "json"],
+    );
+    assert_exit(&json, 0);
+    let json: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(
+        json["summary"],
+        json!({"manifests": 3, "failed": 0, "changes": {"done": 0, "failed": 0, "skipped": 0}})
+    );
+    assert_eq!(
+        by_manifest(&json, "accounts/dev/us-east-1.yaml")["apply"]["results"],
+        json!([])
+    );
+}
+
+#[test]
+fn apply_without_a_terminal_or_auto_approve_writes_nothing_anywhere() {
+    let (ws, prod, dev) = three_accounts();
+    let output = ws
+        .tagrec(&["apply", "-f", ALL])
+        .env("NO_COLOR", "1")
+        .write_stdin("yes\n")
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert_eq!(
+        err.matches("no terminal to ask for confirmation").count(),
+        1,
+        "asked once for all: {err}"
+    );
+    assert!(err.contains("Nothing was written."), "{err}");
+    assert!(prod.writes().is_empty() && dev.writes().is_empty());
+    assert!(!ws.path("accounts/local/.tagrec/state.json").exists());
+}
+
+#[test]
+fn apply_asks_once_on_a_terminal_for_the_whole_estate() {
+    let (ws, prod, dev) = three_accounts();
+    // `script` gives tagrec a terminal; the answer is typed into it.
+    let command = format!(
+        "{} apply -f '{ALL}' --color never",
+        crate::support::tagrec_path().display()
+    );
+    let mut script = std::process::Command::new("script");
+    for name in crate::support::AMBIENT {
+        script.env_remove(name);
+    }
+    let output = script
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(ws.root())
+        .env("NO_COLOR", "1")
+        .env("AWS_CONFIG_FILE", crate::support::NO_AWS_FILE)
+        .env("AWS_SHARED_CREDENTIALS_FILE", crate::support::NO_AWS_FILE)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(b"yes\n")?;
+            child.wait_with_output()
+        })
+        .expect("script runs");
+    assert_exit(&output, 0);
+    let shown = stdout(&output);
+    assert_eq!(
+        shown
+            .matches("Apply these changes to 3 manifests? Only 'yes' is accepted:")
+            .count(),
+        1,
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Estate: 3 manifests, 4 done, 0 failed, 0 skipped, 0 manifests failed."),
+        "{shown}"
+    );
+    assert_eq!(prod.active_names(), ["A", "New", "default"]);
+    assert_eq!(dev.writes().len(), 1);
+}
+
+#[test]
+fn apply_skips_a_manifest_whose_plan_failed_and_applies_the_others() {
+    let (ws, prod, dev) = three_accounts();
+    let twins = Emulated::start(
+        &ws,
+        "twins",
+        json!([
+            p("proj_twin0000000000000001", "Twin", "t"),
+            p("proj_twin0000000000000002", "Twin", "t")
+        ]),
+        &[],
+    );
+    ws.write(
+        "accounts/twins/us-east-1.yaml",
+        &emulated_manifest(
+            &twins.sandbox.base_url,
+            "  - {name: Twin, tags: {Team: new}}\n  - {name: Other, tags: {Team: o}}\n",
+        ),
+    );
+    let output = run(
+        &ws,
+        &["apply", "-f", ALL, "--auto-approve", "--format", "json"],
+    );
+    assert_exit(&output, 1);
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["summary"]["manifests"], 4);
+    assert_eq!(json["summary"]["failed"], 1);
+    assert_eq!(json["summary"]["changes"]["done"], 4);
+    let twin = by_manifest(&json, "accounts/twins/us-east-1.yaml");
+    assert_eq!(twin["ok"], false);
+    assert!(
+        twin["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not applied: the plan has errors"),
+        "{twin}"
+    );
+    assert!(twins.writes().is_empty(), "{:?}", twins.writes());
+    assert_eq!(prod.active_names(), ["A", "New", "default"]);
+    assert_eq!(dev.writes().len(), 1);
+    assert!(
+        stderr(&output)
+            .contains("error: accounts/twins/us-east-1.yaml: not applied: the plan has errors"),
+        "{}",
+        both(&output)
+    );
+}
+
+#[test]
+fn plan_out_dir_saves_a_plan_per_manifest_that_apply_dir_applies() {
+    let (ws, prod, dev) = three_accounts();
+    let output = run(&ws, &["plan", "-f", ALL, "--out", "plans"]);
+    assert_exit(&output, 0);
+    assert!(
+        stderr(&output).contains("Saved 3 plans to plans: run `tagrec apply plans`"),
+        "{}",
+        both(&output)
+    );
+    for plan in [
+        "plans/accounts/dev/us-east-1.json",
+        "plans/accounts/local/eu-west-1.json",
+        "plans/accounts/prod/us-east-1.json",
+    ] {
+        let saved: Value = serde_json::from_str(&ws.read(plan)).unwrap();
+        assert_eq!(saved["format_version"], "1", "{plan}");
+    }
+    // Planning again into the same folder would leave old plans beside new ones: refused.
+    let output = run(&ws, &["plan", "-f", ALL, "--out", "plans"]);
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--out plans: the folder is not empty"),
+        "{}",
+        both(&output)
+    );
+    let output = run(&ws, &["plan", "-f", ALL, "--out", "-"]);
+    assert_exit(&output, 1);
+
+    // Applied from another folder: each plan finds its manifest from where it was made.
+    let output = ws
+        .tagrec(&["apply", "../plans"])
+        .current_dir(ws.path("accounts"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output)
+            .trim_end()
+            .ends_with("Estate: 3 manifests, 4 done, 0 failed, 0 skipped, 0 manifests failed."),
+        "{}",
+        both(&output)
+    );
+    assert_eq!(prod.active_names(), ["A", "New", "default"]);
+    assert_eq!(dev.writes().len(), 1);
+
+    // Applied again, the plans are stale: refused, nothing written.
+    let before = prod.writes().len();
+    let output = run(&ws, &["apply", "plans"]);
+    assert_exit(&output, 1);
+    assert!(stdout(&output).contains("is stale"), "{}", both(&output));
+    assert_eq!(prod.writes().len(), before);
+}
+
+#[test]
+fn the_first_ctrl_c_stops_new_changes_in_every_manifest() {
+    let ws = Workspace::new();
+    let slow = Emulated::start(&ws, "slow", json!([]), &["--latency-ms", "300", "-v"]);
+    let other = Emulated::start(&ws, "other", json!([]), &[]);
+    let mut projects = String::new();
+    for i in 0..20 {
+        projects.push_str(&format!("  - {{name: P-{i:02}, tags: {{Team: t}}}}\n"));
+    }
+    ws.write(
+        "a/slow.yaml",
+        &emulated_manifest(&slow.sandbox.base_url, &projects),
+    );
+    ws.write(
+        "b/other.yaml",
+        &emulated_manifest(&other.sandbox.base_url, &projects),
+    );
+    let mut child = std::process::Command::new(crate::support::tagrec_path())
+        .current_dir(ws.root())
+        .env("NO_COLOR", "1")
+        .args(["apply", "-f", "*/*.yaml", "--auto-approve", "--jobs", "1"])
+        .args(["--concurrency", "2"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (out, out_done) = crate::support::collect(child.stdout.take().unwrap());
+    let (err, err_done) = crate::support::collect(child.stderr.take().unwrap());
+    crate::support::wait_for("a create to reach the slow account", || {
+        slow.sandbox
+            .stderr()
+            .contains("POST /v1/organization/projects received")
+    });
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    out_done.join().unwrap();
+    err_done.join().unwrap();
+    let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+    assert_eq!(status.code(), Some(130), "{out}\n{err}");
+    assert!(
+        err.contains("interrupted: no new change or pass starts in any manifest"),
+        "{err}"
+    );
+    // The running creates finished; the manifest waiting for a job never started.
+    let created = slow.writes().len();
+    assert!((1..20).contains(&created), "{created} creates");
+    assert!(other.writes().is_empty(), "{:?}", other.writes());
+    assert!(out.contains("== b/other.yaml ("), "{out}");
+    assert!(
+        out.contains("Apply interrupted: 0 done, 0 failed, 20 skipped."),
+        "{out}"
     );
 }
