@@ -187,14 +187,19 @@ fn read(path: &Path, name: &str, out: &mut Vec<Diagnostic>) -> Option<SourceText
     }
 }
 
-/// A manifest that is not there: the manifests that are, in the folders below, when there are.
+/// A manifest that is not there: the manifests that are, below the nearest folder of its path
+/// that exists, when there are; those with the same file name first.
 fn not_found(path: &Path, name: &str) -> Diagnostic {
     const SHOWN: usize = 5;
-    let folder = match path.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() && folder.is_dir() => folder,
-        _ => Path::new(""),
-    };
-    let found = manifests_below(folder);
+    let folder = path
+        .ancestors()
+        .skip(1)
+        .find(|folder| folder.as_os_str().is_empty() || folder.is_dir())
+        // Never the whole disk: a missing absolute path looks in the current folder.
+        .filter(|folder| folder.parent().is_some())
+        .unwrap_or(Path::new(""));
+    let mut found = manifests_below(folder);
+    found.sort_by_key(|candidate| candidate.file_name() != path.file_name());
     if found.is_empty() {
         return Diagnostic::error(Rule::File, format!("no {name} here")).help(
             "run tagrec in the folder of the manifest, name it with `-f FILE`, or write a starter manifest with `tagrec init`",

@@ -536,6 +536,32 @@ fn without_a_manifest_here_the_manifests_below_are_named() {
             "{command}: {text}"
         );
     }
+    // A path in a folder that does not exist: the manifests near it, those of its name first.
+    ws.write("accounts/dev/eu-west-1.yaml", manifest);
+    ws.write("accounts/dev/us-east-1.yaml", manifest);
+    let output = ws
+        .tagrec(&[
+            "plan",
+            "-f",
+            "accounts/qa/us-east-1.yaml",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        both(&output).contains(
+            "no accounts/qa/us-east-1.yaml here; manifests below: accounts/dev/us-east-1.yaml, accounts/dev/eu-west-1.yaml (use -f)\n"
+        ),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        both(&output).contains("e.g. `-f accounts/dev/us-east-1.yaml`"),
+        "{}",
+        both(&output)
+    );
     let empty = Workspace::new();
     let output = empty.tagrec(&["validate"]).output().unwrap();
     assert!(
