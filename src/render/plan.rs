@@ -540,7 +540,7 @@ mod tests {
     fn plan_with(unmanaged: usize, warnings: usize) -> Plan {
         Plan {
             format_version: "1".into(),
-            tagrec_version: "0.1.0".into(),
+            tagrec_version: "0.2.0".into(),
             manifest: "projects.yaml".into(),
             target: PlanTarget {
                 endpoint: "http://127.0.0.1:1/v1".into(),
