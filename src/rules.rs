@@ -7,6 +7,15 @@ use std::collections::BTreeMap;
 /// A project's tags, key to value, in key order (so that nothing hash-ordered leaks into output).
 pub type Tags = BTreeMap<String, String>;
 
+/// `&[("Team", "search")]` as `Tags`, for the tests of every layer.
+#[cfg(test)]
+pub fn tags_of(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// The id (and name) of the project every account has; it can be neither modified nor archived.
 pub const DEFAULT_PROJECT_ID: &str = "default";
 

@@ -283,15 +283,10 @@ fn desired_project(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{CreateProject, ModifyProject, ProjectStatus, Tags};
+    use crate::api::{CreateProject, ModifyProject, ProjectStatus};
     use crate::plan::model::{Observed, Request};
 
-    fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::rules::tags_of as tags;
 
     fn live(id: &str, name: &str, pairs: &[(&str, &str)], created_at: i64) -> LiveProject {
         LiveProject {

@@ -226,15 +226,9 @@ async fn estate(shell: &Shell, args: &ApplyArgs, files: &[PathBuf]) -> anyhow::R
             })
         })
         .await;
-    if !targets.is_empty() {
-        let unmatched: Vec<&[Unmatched]> = results
-            .iter()
-            .flatten()
-            .map(|c| c.unmatched.as_slice())
-            .collect();
-        if let Some(message) = ops::plan::unmatched_everywhere(&unmatched) {
-            bail!(message);
-        }
+    let unmatched = results.iter().flatten().map(|c| c.unmatched.as_slice());
+    if let Some(message) = ops::plan::unmatched_everywhere(unmatched) {
+        bail!(message);
     }
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let plans = plans_text(&names, &results);
@@ -513,23 +507,13 @@ fn plans_text(names: &[String], results: &[Result<Candidate, String>]) -> String
     let sections: Vec<Section> = names
         .iter()
         .zip(results)
-        .map(|(name, result)| match result {
-            Ok(candidate) => {
-                let mut body = render::plan::text(&candidate.ready.plan);
-                for line in &candidate.errors {
-                    body.push_str(&format!("error: {line}\n"));
-                }
-                Section {
-                    manifest: name.clone(),
-                    target: Some(candidate.ready.plan.target.endpoint.clone()),
-                    body,
-                }
-            }
-            Err(error) => Section {
-                manifest: name.clone(),
-                target: None,
-                body: format!("error: {error}\n"),
-            },
+        .map(|(name, result)| {
+            estate::plan_section(
+                name,
+                result
+                    .as_ref()
+                    .map(|candidate| (&candidate.ready.plan, candidate.errors.as_slice())),
+            )
         })
         .collect();
     let good: Vec<&Plan> = results

@@ -116,15 +116,9 @@ async fn estate_plan(
             })
         })
         .await;
-    if !targets.is_empty() {
-        let unmatched: Vec<&[Unmatched]> = results
-            .iter()
-            .flatten()
-            .map(|p| p.unmatched.as_slice())
-            .collect();
-        if let Some(message) = ops::plan::unmatched_everywhere(&unmatched) {
-            anyhow::bail!(message);
-        }
+    let unmatched = results.iter().flatten().map(|p| p.unmatched.as_slice());
+    if let Some(message) = ops::plan::unmatched_everywhere(unmatched) {
+        anyhow::bail!(message);
     }
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let summary = summary(&results);
@@ -202,26 +196,13 @@ fn text(names: &[String], results: &[Result<Planned, String>], summary: &str) ->
     let sections: Vec<Section> = names
         .iter()
         .zip(results)
-        .map(|(name, result)| match result {
-            Ok(planned) => {
-                let mut body = render::plan::text(&planned.plan);
-                if !planned.errors.is_empty() {
-                    body.push('\n');
-                    for line in &planned.errors {
-                        body.push_str(&format!("error: {line}\n"));
-                    }
-                }
-                Section {
-                    manifest: name.clone(),
-                    target: Some(planned.plan.target.endpoint.clone()),
-                    body,
-                }
-            }
-            Err(error) => Section {
-                manifest: name.clone(),
-                target: None,
-                body: format!("error: {error}\n"),
-            },
+        .map(|(name, result)| {
+            estate::plan_section(
+                name,
+                result
+                    .as_ref()
+                    .map(|planned| (&planned.plan, planned.errors.as_slice())),
+            )
         })
         .collect();
     estate::text(&sections, summary)

@@ -176,7 +176,10 @@ pub fn plan_live_in_estate(
 /// The `--target`s that no planned manifest of an estate has, as the error to show, or `None`
 /// when each names a project somewhere. `planned` holds what each planned manifest did not
 /// have (manifests that failed to plan say nothing either way).
-pub fn unmatched_everywhere(planned: &[&[Unmatched]]) -> Option<String> {
+pub fn unmatched_everywhere<'a>(
+    planned: impl IntoIterator<Item = &'a [Unmatched]>,
+) -> Option<String> {
+    let planned: Vec<&[Unmatched]> = planned.into_iter().collect();
     let (first, rest) = planned.split_first()?;
     let nowhere: Vec<Unmatched> = first
         .iter()
@@ -186,7 +189,7 @@ pub fn unmatched_everywhere(planned: &[&[Unmatched]]) -> Option<String> {
         })
         .map(|u| {
             let mut near: BTreeSet<String> = BTreeSet::new();
-            for list in planned {
+            for list in &planned {
                 for other in list.iter().filter(|o| o.target == u.target) {
                     near.extend(other.near.iter().cloned());
                 }

@@ -117,12 +117,7 @@ mod tests {
     use super::*;
     use crate::plan::tests::desired_tags as desired;
 
-    fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::rules::tags_of as tags;
 
     #[test]
     fn equal_tags_give_no_change() {

@@ -22,10 +22,7 @@ fn live(id: &str, name: &str, tags: &[(&str, &str)]) -> LiveProject {
         created_at: 0,
         status: ProjectStatus::Active,
         archived_at: None,
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        tags: crate::rules::tags_of(tags),
         data_retention: None,
     }
 }

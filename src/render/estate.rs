@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
+use crate::plan::Plan;
+
 fn names(files: &[PathBuf]) -> Vec<String> {
     files.iter().map(|f| f.display().to_string()).collect()
 }
@@ -37,6 +39,32 @@ pub struct Section {
     pub manifest: String,
     pub target: Option<String>,
     pub body: String,
+}
+
+/// A manifest's plan as its section: the plan, then the errors that kept a part of it from being
+/// planned; or the error that kept the whole manifest from being planned.
+pub fn plan_section(manifest: &str, planned: Result<(&Plan, &[String]), &String>) -> Section {
+    match planned {
+        Ok((plan, errors)) => {
+            let mut body = super::plan::text(plan);
+            if !errors.is_empty() {
+                body.push('\n');
+                for line in errors {
+                    body.push_str(&format!("error: {line}\n"));
+                }
+            }
+            Section {
+                manifest: manifest.to_string(),
+                target: Some(plan.target.endpoint.clone()),
+                body,
+            }
+        }
+        Err(error) => Section {
+            manifest: manifest.to_string(),
+            target: None,
+            body: format!("error: {error}\n"),
+        },
+    }
 }
 
 /// Each manifest under a header line `== FILE (target) ==`, then the estate's summary line.

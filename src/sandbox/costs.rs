@@ -561,12 +561,7 @@ mod tests {
         Spend::parse(json.as_bytes()).unwrap()
     }
 
-    fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::rules::tags_of as tags;
 
     const FILE: &str = r#"[
         {"date": "2026-10-31", "service": "Amazon Bedrock", "project_id": "proj_a", "amount": "1.10"},

@@ -153,21 +153,34 @@ struct Server {
     log: Option<Mutex<File>>,
 }
 
-/// Binds, then calls `ready` with the address (the caller prints it), then serves until Ctrl-C or
-/// SIGTERM.
-pub async fn serve(
-    options: ServeOptions,
-    ready: impl FnOnce(SocketAddr),
-) -> Result<(), ServeError> {
-    let server = Arc::new(Server::open(&options, Locking::Held)?);
+/// The server's state opened and its address bound: the listener, the address it got (port 0
+/// gives a free one), and the routes.
+async fn open(
+    options: &ServeOptions,
+    locking: Locking,
+) -> Result<(tokio::net::TcpListener, SocketAddr, Router), ServeError> {
+    let server = Arc::new(Server::open(options, locking)?);
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
         .map_err(|error| ServeError::bind(&options.listen, error))?;
     let addr = listener
         .local_addr()
         .map_err(|error| ServeError::bind(&options.listen, error))?;
+    Ok((
+        listener,
+        addr,
+        Router::new().fallback(handle).with_state(server),
+    ))
+}
+
+/// Binds, then calls `ready` with the address (the caller prints it), then serves until Ctrl-C or
+/// SIGTERM.
+pub async fn serve(
+    options: ServeOptions,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let (listener, addr, app) = open(&options, Locking::Held).await?;
     ready(addr);
-    let app = Router::new().fallback(handle).with_state(server);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -193,14 +206,7 @@ impl Drop for Running {
 /// and every write locks it only while it saves, so other tagrec processes on the same state
 /// (an `apply`) go on working and their writes are seen at once.
 pub async fn start_in_process(options: ServeOptions) -> Result<Running, ServeError> {
-    let server = Arc::new(Server::open(&options, Locking::PerWrite)?);
-    let listener = tokio::net::TcpListener::bind(&options.listen)
-        .await
-        .map_err(|error| ServeError::bind(&options.listen, error))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|error| ServeError::bind(&options.listen, error))?;
-    let app = Router::new().fallback(handle).with_state(server);
+    let (listener, addr, app) = open(&options, Locking::PerWrite).await?;
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::warn!("the in-process sandbox stopped: {error}");

@@ -545,6 +545,25 @@ fn three_accounts() -> (Workspace, Emulated, Emulated) {
     (ws, prod, dev)
 }
 
+/// An emulated account `twins` where two active projects share the name `Twin`, and its manifest
+/// `accounts/twins/us-east-1.yaml` with these projects: planning it fails with a conflict.
+fn twins_account(ws: &Workspace, projects: &str) -> Emulated {
+    let twins = Emulated::start(
+        ws,
+        "twins",
+        json!([
+            p("proj_twin0000000000000001", "Twin", "t"),
+            p("proj_twin0000000000000002", "Twin", "t")
+        ]),
+        &[],
+    );
+    ws.write(
+        "accounts/twins/us-east-1.yaml",
+        &emulated_manifest(&twins.sandbox.base_url, projects),
+    );
+    twins
+}
+
 const ALL: &str = "accounts/*/*.yaml";
 
 fn run(ws: &Workspace, args: &[&str]) -> std::process::Output {
@@ -633,22 +652,7 @@ fn a_broken_manifest_among_good_ones_fails_alone() {
         "accounts/gone/us-east-1.yaml",
         &emulated_manifest("http://127.0.0.1:9/v1", "  - {name: A, tags: {Team: a}}\n"),
     );
-    let twins = Emulated::start(
-        &ws,
-        "twins",
-        json!([
-            p("proj_twin0000000000000001", "Twin", "t"),
-            p("proj_twin0000000000000002", "Twin", "t")
-        ]),
-        &[],
-    );
-    ws.write(
-        "accounts/twins/us-east-1.yaml",
-        &emulated_manifest(
-            &twins.sandbox.base_url,
-            "  - {name: Twin, tags: {Team: t}}\n",
-        ),
-    );
+    let twins = twins_account(&ws, "  - {name: Twin, tags: {Team: t}}\n");
     let output = run(&ws, &["plan", "-f", ALL, "--format", "json"]);
     assert_exit(&output, 1);
     let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
@@ -1032,21 +1036,9 @@ fn apply_asks_once_on_a_terminal_for_the_whole_estate() {
 #[test]
 fn apply_skips_a_manifest_whose_plan_failed_and_applies_the_others() {
     let (ws, prod, dev) = three_accounts();
-    let twins = Emulated::start(
+    let twins = twins_account(
         &ws,
-        "twins",
-        json!([
-            p("proj_twin0000000000000001", "Twin", "t"),
-            p("proj_twin0000000000000002", "Twin", "t")
-        ]),
-        &[],
-    );
-    ws.write(
-        "accounts/twins/us-east-1.yaml",
-        &emulated_manifest(
-            &twins.sandbox.base_url,
-            "  - {name: Twin, tags: {Team: new}}\n  - {name: Other, tags: {Team: o}}\n",
-        ),
+        "  - {name: Twin, tags: {Team: new}}\n  - {name: Other, tags: {Team: o}}\n",
     );
     let output = run(
         &ws,
