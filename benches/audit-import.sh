@@ -30,12 +30,17 @@ printf 'version: 1\ntarget: {region: us-east-1}\npolicy: policies/required-tags.
   --read-only-api-key bench-key --request-log "$work/requests.jsonl" > "$work/serve.out" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do grep -q '^listening on ' "$work/serve.out" && break; sleep 0.05; done
-export TAGREC_ENDPOINT="$(sed -n 's/^listening on //p' "$work/serve.out")" TAGREC_API_KEY=bench-key AWS_REGION=us-east-1
+TAGREC_ENDPOINT="$(sed -n 's/^listening on //p' "$work/serve.out")"
+export TAGREC_ENDPOINT TAGREC_API_KEY=bench-key AWS_REGION=us-east-1
 cd "$work"
 
 for cmd in "audit" "import --out - --force"; do
   : > requests.jsonl
-  set +e; "$bin" $cmd > /dev/null; code=$?; set -e
+  set +e
+  # shellcheck disable=SC2086 # the command's words
+  "$bin" $cmd > /dev/null
+  code=$?
+  set -e
   echo "tagrec $cmd: exit $code, requests:"
   sed 's/"status".*//' requests.jsonl | sort | uniq -c
 done

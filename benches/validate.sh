@@ -23,6 +23,7 @@ cp policies/required-tags.yaml policies/common.yaml "$WORK/"
 "$BIN" schema > "$WORK/manifest.schema.json"
 for n in $SIZES; do python3 examples/gen-manifest.py "$n" > "$WORK/projects-$n.yaml"; done
 
+# shellcheck disable=SC2086 # one argument per size
 python3 - "$WORK" "$BIN" "$RUNS_SMALL" "$RUNS_LARGE" "$COMPARE_UP_TO" $SIZES <<'PY'
 import json, os, shutil, statistics, subprocess, sys
 from ruamel.yaml import YAML  # installed with check-jsonschema
