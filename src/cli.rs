@@ -481,7 +481,8 @@ pub struct ImportArgs {
     /// Overwrite an existing file
     #[arg(long)]
     pub force: bool,
-    /// Write `policy: FILE` into the manifest
+    /// The policy the manifest names, as `policy:` (FILE from here; written as seen from the
+    /// manifest's folder)
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Write `owner: NAME`; a matching ManagedBy tag is then left to it

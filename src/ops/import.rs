@@ -92,10 +92,26 @@ pub async fn import(
         }),
         _ => None,
     };
-    if options.to_stdout()
-        && let Some(sandbox) = &sandbox
+    // `--policy` names the file from the current folder, as every path of the command line; the
+    // manifest names it from its own folder.
+    let policy = options.policy.as_deref().map(|p| relative_to(p, folder));
+    if let Some(given) = &options.policy
+        && !given.is_file()
     {
-        warnings.push(stdout_paths_warning(sandbox, folder, &manifest.file));
+        warnings.push(format!(
+            "--policy {}: no such file here; the manifest names it as `policy: {}`: create it there before the next validate or plan",
+            given.display(),
+            policy.as_deref().unwrap_or_default()
+        ));
+    }
+    if options.to_stdout() && (sandbox.is_some() || (policy.is_some() && folder != Path::new(".")))
+    {
+        warnings.push(stdout_paths_warning(
+            sandbox.as_ref(),
+            policy.as_deref(),
+            folder,
+            &manifest.file,
+        ));
     }
     let document = ImportedManifest {
         region: connection.target.region.clone(),
@@ -107,7 +123,7 @@ pub async fn import(
                 .or(manifest.target.endpoint.clone()),
         },
         sandbox,
-        policy: options.policy.as_ref().map(|p| p.display().to_string()),
+        policy,
         owner: options.owner.clone(),
         projects,
     };
@@ -131,11 +147,28 @@ fn folder_of(file: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// What to do with a manifest printed on stdout whose sandbox paths only hold from one folder.
-fn stdout_paths_warning(sandbox: &ImportedSandbox, folder: &Path, manifest: &Path) -> String {
-    let paths = match &sandbox.seed {
-        Some(seed) => format!("`state: {}` and `seed: {seed}`", sandbox.state),
-        None => format!("`state: {}`", sandbox.state),
+/// What to do with a manifest printed on stdout whose paths (the sandbox's, the policy's) only
+/// hold from one folder.
+fn stdout_paths_warning(
+    sandbox: Option<&ImportedSandbox>,
+    policy: Option<&str>,
+    folder: &Path,
+    manifest: &Path,
+) -> String {
+    let mut paths: Vec<String> = Vec::new();
+    if let Some(sandbox) = sandbox {
+        paths.push(format!("`state: {}`", sandbox.state));
+        if let Some(seed) = &sandbox.seed {
+            paths.push(format!("`seed: {seed}`"));
+        }
+    }
+    if let Some(policy) = policy {
+        paths.push(format!("`policy: {policy}`"));
+    }
+    let paths = match paths.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
     };
     let from = if folder == Path::new(".") {
         format!("the current folder (where {} is)", manifest.display())
@@ -143,7 +176,7 @@ fn stdout_paths_warning(sandbox: &ImportedSandbox, folder: &Path, manifest: &Pat
         format!("{}, the folder of {}", folder.display(), manifest.display())
     };
     format!(
-        "the sandbox paths written on stdout ({paths}) are relative to {from}: save the manifest in that folder, or adjust them (`--out FILE` writes them relative to FILE)"
+        "the paths written on stdout ({paths}) are relative to {from}: save the manifest in that folder, or adjust them (`--out FILE` writes them relative to FILE)"
     )
 }
 

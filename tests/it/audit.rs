@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use saphyr::{LoadableYamlNode, Yaml};
 use serde_json::{Value, json};
 
-use crate::support::{Account, assert_exit, code, project, stderr, stdout, tagrec};
+use crate::support::{Account, assert_exit, both, code, project, stderr, stdout, tagrec};
 
 const READ_KEY: &str = "ro-key-for-tests";
 const WRITE_KEY: &str = "rw-key-for-tests";
@@ -630,6 +630,60 @@ fn import_with_owner_and_policy_plans_no_changes_for_owned_projects() {
         &["plan", "-f", "bare.yaml", "--detailed-exitcode"],
     );
     assert_exit(&plan, 0);
+
+    // Into another folder: `--policy` is named from here, as every path on the command line,
+    // and written as the manifest in its folder must name it.
+    let out = run(
+        &account,
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "bare.yaml",
+            "--out",
+            "accounts/prod/us-east-1.yaml",
+            "--policy",
+            "policies/required-tags.yaml",
+        ],
+    );
+    assert_exit(&out, 0);
+    let written = account.ws.read("accounts/prod/us-east-1.yaml");
+    assert_eq!(
+        get(&yaml_doc(&written), "policy").as_str(),
+        Some("../../policies/required-tags.yaml"),
+        "{written}"
+    );
+    let validate = account
+        .ws
+        .tagrec(&["validate", "-f", "accounts/prod/us-east-1.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&validate).contains("error[policy]: missing required tags")
+            && !both(&validate).contains("cannot read"),
+        "the policy is found from the manifest's folder: {}",
+        both(&validate)
+    );
+    // A policy that is not there yet: written all the same, with a word.
+    let out = run(
+        &account,
+        READ_KEY,
+        &[
+            "import",
+            "-f",
+            "bare.yaml",
+            "--out",
+            "accounts/dev/us-east-1.yaml",
+            "--policy",
+            "policies/tags.yaml",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("--policy policies/tags.yaml: no such file here; the manifest names it as `policy: ../../policies/tags.yaml`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
