@@ -99,6 +99,150 @@ pub fn unknown_draft<'n, 't>(root: &'n Node<'t>) -> Option<Problem<'n, 't>> {
     })
 }
 
+/// Every keyword of the drafts tagrec accepts (draft 4 to 2020-12).
+const KEYWORDS: &[&str] = &[
+    "$schema",
+    "$id",
+    "id",
+    "$ref",
+    "$anchor",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$recursiveRef",
+    "$recursiveAnchor",
+    "$vocabulary",
+    "$comment",
+    "$defs",
+    "definitions",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "type",
+    "enum",
+    "const",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "format",
+    "contentEncoding",
+    "contentMediaType",
+    "contentSchema",
+    "items",
+    "prefixItems",
+    "additionalItems",
+    "unevaluatedItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "unevaluatedProperties",
+    "propertyNames",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
+];
+
+/// Keywords whose value is one schema.
+const ONE_SCHEMA: &[&str] = &[
+    "not",
+    "if",
+    "then",
+    "else",
+    "additionalProperties",
+    "additionalItems",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "propertyNames",
+    "contains",
+    "contentSchema",
+    "items",
+];
+
+/// Keywords whose value is a list of schemas.
+const SCHEMA_LISTS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems", "items"];
+
+/// Keys of the policy's schemas that are not keywords but nearly are: `requried`, `maxlength`,
+/// `propertes`. JSON Schema ignores a keyword it does not know, so such a rule would silently never
+/// be checked. A key that resembles no keyword is left alone (an annotation of the user's own),
+/// as is any `x-` key.
+pub fn misspelled_keywords<'n, 't>(root: &'n Node<'t>) -> Vec<Problem<'n, 't>> {
+    fn schema<'n, 't>(node: &'n Node<'t>, out: &mut Vec<Problem<'n, 't>>) {
+        let Some(entries) = node.as_map() else {
+            return;
+        };
+        for (key, value) in entries {
+            let name = key.key_text();
+            if KEYWORDS.contains(&name) {
+                if NAMED_SCHEMAS.contains(&name) || name == "dependencies" {
+                    for (_, named) in value.as_map().unwrap_or_default() {
+                        schema(named, out);
+                    }
+                }
+                if ONE_SCHEMA.contains(&name) {
+                    schema(value, out);
+                }
+                if SCHEMA_LISTS.contains(&name)
+                    && let Value::Seq(items) = &value.value
+                {
+                    items.iter().for_each(|item| schema(item, out));
+                }
+            } else if let Some(meant) = keyword_for(name) {
+                out.push(Problem {
+                    message: format!(
+                        "`{name}` is not a JSON Schema keyword: did you mean `{meant}`?"
+                    ),
+                    help: format!(
+                        "a JSON Schema validator ignores keywords it does not know, so this rule would never be checked: write `{meant}` (or, for an annotation of your own, a name starting with `x-`)"
+                    ),
+                    node: key,
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    schema(root, &mut out);
+    out
+}
+
+/// The keyword someone who wrote `written` meant: the same in another case, or one or two typos
+/// away (one for short keywords).
+fn keyword_for(written: &str) -> Option<&'static str> {
+    if written.starts_with("x-") || written.chars().count() < 3 {
+        return None;
+    }
+    let lower = written.to_lowercase();
+    KEYWORDS
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&lower, &k.to_lowercase()), *k))
+        .filter(|(d, k)| *d <= if k.len() <= 5 { 1 } else { 2 })
+        .min()
+        .map(|(_, k)| k)
+}
+
 /// The problem the meta-schema found at `pointer` in the policy, when it is one tagrec can put
 /// in better words than the validator's.
 /// `said` is the validator's own sentence, kept (after the keyword) when there is no better one.
@@ -315,5 +459,49 @@ mod tests {
         assert_eq!(type_for("strng"), Some("string"));
         assert_eq!(type_for("Obj"), Some("object"));
         assert_eq!(type_for("whatever"), None);
+    }
+
+    #[test]
+    fn keywords_are_found_through_case_and_typos_and_annotations_are_left_alone() {
+        assert_eq!(keyword_for("requried"), Some("required"));
+        assert_eq!(keyword_for("require"), Some("required"));
+        assert_eq!(keyword_for("maxlength"), Some("maxLength"));
+        assert_eq!(keyword_for("propertes"), Some("properties"));
+        assert_eq!(
+            keyword_for("additonalProperties"),
+            Some("additionalProperties")
+        );
+        assert_eq!(keyword_for("Enum"), Some("enum"));
+        assert_eq!(keyword_for("x-requried"), None);
+        assert_eq!(keyword_for("owner"), None);
+        assert_eq!(keyword_for("errorMessage"), None);
+        assert_eq!(keyword_for("Team"), None);
+        assert_eq!(keyword_for("name"), None);
+    }
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let (root, errors) = crate::source::yaml::parse(yaml);
+        assert!(errors.is_empty());
+        let root = root.unwrap();
+        misspelled_keywords(&root)
+            .into_iter()
+            .map(|p| format!("{}:{}", p.node.span.start.line, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn misspelled_keywords_are_found_in_every_schema_and_names_are_not_keywords() {
+        let found = problems(
+            "type: object\nrequried: [tags]\nproperties:\n  tags:\n    type: object\n    properties:\n      requried: {type: string}\n      Team: {enmu: [a, b]}\n    allOf:\n      - {minLenght: 1}\n    required: [Team]\n",
+        );
+        assert_eq!(
+            found,
+            [
+                "2:`requried` is not a JSON Schema keyword: did you mean `required`?",
+                "8:`enmu` is not a JSON Schema keyword: did you mean `enum`?",
+                "10:`minLenght` is not a JSON Schema keyword: did you mean `minLength`?",
+            ]
+        );
+        assert!(problems("enum: [{requried: 1}]\ndefault: {propertes: 2}\n").is_empty());
     }
 }

@@ -209,6 +209,13 @@ fn compile(path: &Path, source: &SourceText) -> Result<Policy, Vec<Diagnostic>> 
     if let Some(problem) = invalid::unknown_draft(&root) {
         return Err(vec![problem.into_diagnostic(source)]);
     }
+    let misspelled = invalid::misspelled_keywords(&root);
+    if !misspelled.is_empty() {
+        return Err(misspelled
+            .into_iter()
+            .map(|problem| problem.into_diagnostic(source))
+            .collect());
+    }
     let schema = root.to_json();
     let base = std::path::absolute(path)
         .ok()

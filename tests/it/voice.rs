@@ -392,6 +392,13 @@ fn an_invalid_policy_names_the_keyword_and_its_valid_choices() {
         "policy.yaml:3:15",
         "write `required: [Owner, Team]`",
     );
+    // A valid schema all the same, whose rule JSON Schema would ignore.
+    policy_reports(
+        "type: object\nproperties:\n  tags:\n    type: object\n    requried: [Owner]\n",
+        "`requried` is not a JSON Schema keyword: did you mean `required`?",
+        "policy.yaml:5:5",
+        "a JSON Schema validator ignores keywords it does not know, so this rule would never be checked: write `required` (or, for an annotation of your own, a name starting with `x-`)",
+    );
 }
 
 /// Every sentence of `text` (split at `: ` and `; `) said once.
