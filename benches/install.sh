@@ -20,7 +20,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 name=tagrec-$version-$target
 mkdir -p "$work/release/v$version" "$work/$name"
-cp target/dist/tagrec README.md CHANGELOG.md "$work/$name/"
+cp -R target/dist/tagrec README.md CHANGELOG.md LICENSE docs policies "$work/$name/"
 tar -czf "$work/release/v$version/$name.tar.gz" -C "$work" "$name"
 (cd "$work/release/v$version" && sha256sum -- *.tar.gz > SHA256SUMS)
 
