@@ -1,11 +1,18 @@
 //! A calendar day in UTC, as Cost Explorer's dates are: `YYYY-MM-DD` in spend rows and time
 //! periods, `YYYY-MM-DDT00:00:00Z` in cost allocation tags and backfills. Days are counted from
-//! 1970-01-01, so that a range of days is a range of integers.
+//! 1970-01-01, so that a range of days is a range of integers; the calendar is the `time`
+//! crate's.
 
 use std::fmt;
 
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime};
+
 /// Seconds in a day.
 const DAY: i64 = 86_400;
+
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Day(i64);
@@ -13,10 +20,23 @@ pub struct Day(i64);
 impl Day {
     /// The day `year-month-day`, if there is one (months of 28 to 31 days, leap years).
     pub fn from_ymd(year: i64, month: u32, day: u32) -> Option<Day> {
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-            return None;
-        }
-        Some(Day(days_from_civil(year, month, day)))
+        let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+        let date =
+            Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?)
+                .ok()?;
+        Some(Day::of(date))
+    }
+
+    fn of(date: Date) -> Day {
+        Day(i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY)
+    }
+
+    /// The calendar date; days beyond the calendar's years (±9999) are its first or last.
+    fn date(self) -> Date {
+        i32::try_from(self.0 + UNIX_EPOCH_JULIAN_DAY)
+            .ok()
+            .and_then(|julian| Date::from_julian_day(julian).ok())
+            .unwrap_or(if self.0 < 0 { Date::MIN } else { Date::MAX })
     }
 
     /// Reads exactly `YYYY-MM-DD` (four-digit year, a day that exists).
@@ -46,7 +66,12 @@ impl Day {
     }
 
     pub fn ymd(self) -> (i64, u32, u32) {
-        civil_from_days(self.0)
+        let date = self.date();
+        (
+            i64::from(date.year()),
+            u32::from(u8::from(date.month())),
+            u32::from(date.day()),
+        )
     }
 
     pub fn next(self) -> Day {
@@ -54,8 +79,7 @@ impl Day {
     }
 
     pub fn first_of_month(self) -> Day {
-        let (year, month, _) = self.ymd();
-        Day(days_from_civil(year, month, 1))
+        Day::of(self.date().replace_day(1).unwrap_or(self.date()))
     }
 
     /// The first day of the month `months` after (or before, when negative) this day's month.
@@ -63,7 +87,7 @@ impl Day {
         let (year, month, _) = self.ymd();
         let index = year * 12 + i64::from(month) - 1 + months;
         let month = u32::try_from(index.rem_euclid(12)).unwrap_or(0) + 1;
-        Day(days_from_civil(index.div_euclid(12), month, 1))
+        Day::from_ymd(index.div_euclid(12), month, 1).unwrap_or(self)
     }
 
     /// Midnight of the day, as Cost Explorer writes dates: `2026-11-01T00:00:00Z`.
@@ -91,92 +115,16 @@ pub fn timestamp(seconds: i64) -> String {
     )
 }
 
-/// Reads a time as AWS writes and reads them, `2026-03-01T00:00:00Z` or with an offset
-/// (`…+02:00`) and fractions of a second (dropped); `None` for anything else.
+/// Reads a time as AWS writes and reads them (RFC 3339): `2026-03-01T00:00:00Z` or with an
+/// offset (`…+02:00`) and fractions of a second (dropped); `None` for anything else.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
-    let (date, rest) = text.split_once('T')?;
-    let day = Day::parse(date)?;
-    let number = |part: &str| -> Option<i64> {
-        (part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| part.parse().ok())
-            .flatten()
-    };
-    let time = rest.get(..8)?;
-    let mut fields = time.split(':');
-    let (hour, minute, second) = (
-        number(fields.next()?)?,
-        number(fields.next()?)?,
-        number(fields.next()?)?,
-    );
-    if hour > 23 || minute > 59 || second > 59 {
+    // RFC 3339 lets a space or a `t` stand for the `T`; AWS writes `T`, and so must a request.
+    if text.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
-    let mut zone = &rest[8..];
-    if let Some(fraction) = zone.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        zone = &fraction[digits..];
-    }
-    let offset = match zone {
-        "Z" => 0,
-        _ => {
-            let sign = match zone.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let (hours, minutes) = zone.get(1..)?.split_once(':')?;
-            let (hours, minutes) = (number(hours)?, number(minutes)?);
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            sign * (hours * 3_600 + minutes * 60)
-        }
-    };
-    Some(day.unix() + hour * 3_600 + minute * 60 + second - offset)
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
-/// `days_from_civil`).
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let (month, day) = (i64::from(month), i64::from(day));
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of `days_from_civil`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are in range by construction (1..=12, 1..=31).
-    (year, month as u32, day as u32)
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
 }
 
 #[cfg(test)]

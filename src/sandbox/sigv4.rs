@@ -110,28 +110,15 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, String> {
     })
 }
 
-/// `20260130T101500Z` to a time, without a calendar crate.
+/// `20260130T101500Z` to a time.
 fn parse_amz_date(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let number =
-        |range: std::ops::Range<usize>| -> Option<i64> { text.get(range)?.parse::<i64>().ok() };
-    let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
-    let (hour, minute, second) = (number(9..11)?, number(11..13)?, number(13..15)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let days = super::day::days_from_civil(year, month as u32, day as u32);
-    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
-    let seconds = u64::try_from(seconds).ok()?;
-    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let at = time::PrimitiveDateTime::parse(text, format)
+        .ok()?
+        .assume_utc();
+    UNIX_EPOCH.checked_add(Duration::from_secs(
+        u64::try_from(at.unix_timestamp()).ok()?,
+    ))
 }
 
 /// Why a signature was refused: what kind of failure (AWS answers each with its own error code)
