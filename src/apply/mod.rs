@@ -268,6 +268,8 @@ pub async fn apply(
     let mut waiting: Vec<(usize, ChangeResult)> = Vec::new();
     // Notes that outlive a pass: a create adopted on a re-list, then finished in the next pass.
     let mut notes: Vec<Option<String>> = vec![None; plan.changes.len()];
+    // How many times each change was written and then not seen by verification.
+    let mut unseen: Vec<usize> = vec![0; plan.changes.len()];
     let mut passes = 0;
     let mut timed_out = None;
     loop {
@@ -296,12 +298,22 @@ pub async fn apply(
             let mut failed: HashMap<usize, String> = failures.into_iter().collect();
             for (position, (index, mut result)) in done.into_iter().enumerate() {
                 match failed.remove(&position) {
-                    // A write the list does not show (yet), or that someone undid: re-planned.
+                    // A write the list does not show (yet), or that someone undid: re-planned,
+                    // unless that keeps happening.
                     Some(message) => {
                         result.status = Status::Failed;
-                        result.error = Some(message);
-                        progress.unfinished(&result);
-                        unfinished.push((index, result));
+                        unseen[index] += 1;
+                        if unseen[index] >= WRITES_UNSEEN {
+                            result.error = Some(format!(
+                                "{message}; written {WRITES_UNSEEN} times and each time listed otherwise: something else changes it back (a console user, another tool, a second apply), or the account's list lags far behind its writes; find what, then run apply again"
+                            ));
+                            progress.finished(&result);
+                            results[index] = Some(result);
+                        } else {
+                            result.error = Some(message);
+                            progress.unfinished(&result);
+                            unfinished.push((index, result));
+                        }
                     }
                     None => results[index] = Some(result),
                 }
@@ -432,6 +444,11 @@ pub async fn apply(
         timed_out,
     }
 }
+
+/// After this many writes of one change that verification did not see, the change fails: a
+/// list that lags is seen through within a pass or two (each verification waits up to the settle
+/// window); another writer that undoes the change would keep apply busy until `--timeout`.
+const WRITES_UNSEEN: usize = 3;
 
 pub(crate) const ADOPTED: &str =
     "adopted: its create answer was lost, the project was found by name";

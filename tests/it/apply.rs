@@ -844,6 +844,46 @@ fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag(
     );
 }
 
+#[test]
+fn a_write_undone_again_and_again_fails_after_three_writes_not_at_the_timeout() {
+    // Each write goes through and each verification lists the old value, as when another writer
+    // sets it back: after three writes the change fails, long before the --timeout.
+    let account = start(&small_seed(), &["--list-lag-ms", "600000"]);
+    account.ws.write("projects.yaml", SMALL_MANIFEST);
+    let output = account.run(
+        Some(KEY),
+        &[
+            "apply",
+            "--auto-approve",
+            "--settle-ms",
+            "100",
+            "--timeout",
+            "10m",
+            "--target",
+            "Billing-Prod",
+        ],
+    );
+    assert_exit(&output, 1);
+    let out = stdout(&output);
+    assert!(
+        out.contains("tag Team is \"old\", expected \"billing\"; written 3 times and each time listed otherwise: something else changes it back"),
+        "{}",
+        both(&output)
+    );
+    assert!(!out.contains("--timeout"), "{}", both(&output));
+    assert!(
+        stderr(&output).contains("pass 3: 1 change left") && !stderr(&output).contains("pass 4"),
+        "{}",
+        both(&output)
+    );
+    let writes = account
+        .requests()
+        .into_iter()
+        .filter(|r| r["committed"] == true && r["method"] == "POST")
+        .count();
+    assert_eq!(writes, 3, "one write per pass");
+}
+
 // ---- passes and --timeout ----
 
 /// An account of `creates` new projects and `updates` projects with a wrong tag, all owned.
