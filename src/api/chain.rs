@@ -28,14 +28,24 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 const FALLBACK_REGION: &str = "us-east-1";
 
 /// The HTTP client of the SDK's providers: rustls with ring, as tagrec's own client (no aws-lc,
-/// no OpenSSL), trusting the platform's root certificates.
+/// no OpenSSL), trusting the platform's root certificates and `AWS_CA_BUNDLE`'s (an unusable
+/// bundle is reported by the projects and Cost Explorer clients, which refuse to start).
 pub fn sdk_http_client() -> SharedHttpClient {
     use aws_smithy_http_client::{Builder, tls};
-    Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+    let builder = Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    let context = match super::tls::ca_bundle() {
+        Ok(Some(bundle)) => tls::TlsContext::builder()
+            .with_trust_store(tls::TrustStore::default().with_pem_certificate(bundle.pem.clone()))
+            .build()
+            .ok(),
+        _ => None,
+    };
+    match context {
+        Some(context) => builder.tls_context(context).build_https(),
+        None => builder.build_https(),
+    }
 }
 
 /// The `region` of the profile (`profile`, else AWS_PROFILE, else `default`) in the AWS config

@@ -165,7 +165,15 @@ impl HttpApi {
         // reqwest is built without a crypto provider; ring is the one tagrec ships. A second
         // install (tests, a second client) reports "already installed", which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(bundle) = super::tls::ca_bundle().map_err(EndpointError::Client)? {
+            for cert in &bundle.certs {
+                let cert = reqwest::Certificate::from_der(cert)
+                    .map_err(|e| EndpointError::Client(super::error_chain(&e)))?;
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .user_agent(concat!("tagrec/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -378,6 +386,12 @@ impl HttpApi {
             return ApiError::UnknownHost {
                 host: self.base.host_str().unwrap_or_default().to_string(),
                 message: message.rsplit(": ").next().unwrap_or(&message).to_string(),
+            };
+        }
+        if error.is_connect() && super::tls::is_untrusted(&message) {
+            return ApiError::Untrusted {
+                host: self.base.host_str().unwrap_or_default().to_string(),
+                message: root_cause(error),
             };
         }
         if error.is_connect() {

@@ -323,10 +323,19 @@ impl CostExplorer {
                 }
             }
             // Never the Debug form: it can hold the raw answer.
-            _ => CeError::Transport {
-                endpoint: self.endpoint.clone(),
-                message: super::error_chain(&error),
-            },
+            _ => {
+                let mut message = super::error_chain(&error);
+                if super::tls::is_untrusted(&message) {
+                    message = format!(
+                        "{message}: the server's certificate is not trusted: {}",
+                        super::tls::UNTRUSTED_HELP
+                    );
+                }
+                CeError::Transport {
+                    endpoint: self.endpoint.clone(),
+                    message,
+                }
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod cost_explorer;
 pub mod model;
 pub mod retry;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -66,6 +67,9 @@ pub enum ApiError {
          target.region, AWS_REGION) or the endpoint"
     )]
     UnknownHost { host: String, message: String },
+    /// The server's certificate is not trusted: nothing was done, and trying again will not help.
+    #[error("the certificate of {host} is not trusted ({message}): {help}", help = tls::UNTRUSTED_HELP)]
+    Untrusted { host: String, message: String },
     /// The request was sent but its answer was lost (timeout, connection reset).
     #[error("no answer from the server: {0}")]
     NoAnswer(String),
@@ -87,6 +91,7 @@ impl ApiError {
             ApiError::Api { .. }
             | ApiError::Connect { .. }
             | ApiError::UnknownHost { .. }
+            | ApiError::Untrusted { .. }
             | ApiError::Local(_) => Certainty::NotDone,
             ApiError::NoAnswer(_) | ApiError::Decode(_) | ApiError::Protocol(_) => {
                 Certainty::Ambiguous

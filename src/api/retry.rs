@@ -49,6 +49,7 @@ pub fn is_retryable(error: &ApiError) -> bool {
         ApiError::Api { status, .. } => *status == 429 || *status >= 500,
         ApiError::Connect { .. } | ApiError::NoAnswer(_) => true,
         ApiError::UnknownHost { .. }
+        | ApiError::Untrusted { .. }
         | ApiError::Decode(_)
         | ApiError::Protocol(_)
         | ApiError::Local(_) => false,

@@ -233,12 +233,13 @@ impl Failure {
 
 /// Whether the same change may succeed later: throttling, server errors, lost answers and
 /// connections that failed. A 400, 403, 404 or 409 (any other 4xx) will not change, and neither
-/// will a host that does not resolve or an answer that is not the API's.
+/// will a host that does not resolve, a certificate not trusted, or an answer that is not the API's.
 pub(crate) fn may_heal(error: &ApiError) -> bool {
     match error {
         ApiError::Api { status, .. } => *status == 408 || *status == 429 || *status >= 500,
         ApiError::Connect { .. } | ApiError::NoAnswer(_) => true,
         ApiError::UnknownHost { .. }
+        | ApiError::Untrusted { .. }
         | ApiError::Decode(_)
         | ApiError::Protocol(_)
         | ApiError::Local(_) => false,

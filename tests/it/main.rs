@@ -22,5 +22,6 @@ mod output;
 mod plan;
 mod sandbox;
 mod target;
+mod tls;
 mod validate;
 mod voice;

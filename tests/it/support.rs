@@ -44,6 +44,7 @@ pub const AMBIENT: &[&str] = &[
     "AWS_ENDPOINT_URL_SSO",
     "AWS_ENDPOINT_URL_COST_EXPLORER",
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_CA_BUNDLE",
 ];
 
 /// A path that is no file, for the AWS config files of a test that names none.
