@@ -26,11 +26,13 @@ pub async fn run(shell: &Shell, args: CostsArgs) -> anyhow::Result<Exit> {
     let today = time::OffsetDateTime::now_utc().date();
     // The period is checked before anything is asked of Cost Explorer (each request costs).
     ops::costs::period(options.since.as_deref(), options.until.as_deref(), today)?;
+    ops::costs::check_key(&manifests, &options.by)?;
     let payer = ops::billing::connect(
         &manifests,
         &BillingOptions {
             endpoint: args.payer.billing_endpoint,
             profile: args.payer.profile,
+            region: args.payer.region,
         },
         &|name| std::env::var(name).ok(),
     )

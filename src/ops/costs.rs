@@ -52,16 +52,50 @@ pub fn period(
         Some(text) => parse("--since", text)?,
         None => default_since,
     };
+    if since > today {
+        bail!(
+            "--since {since} is after today ({today}, UTC): Cost Explorer has no spend for it yet"
+        );
+    }
     let until = match until {
         Some(text) => parse("--until", text)?,
         None => today,
     };
+    // Cost Explorer refuses an end past the beginning of next month.
+    let next_month = first_of_month(today)
+        .checked_add(time::Duration::days(31))
+        .map_or(today, first_of_month);
+    if until > next_month {
+        bail!(
+            "--until {until} is past the start of next month: Cost Explorer refuses that; give at most --until {next_month}"
+        );
+    }
     if since >= until {
         bail!(
             "the period is empty: --since {since} must come before --until {until} (the end is exclusive)"
         );
     }
     Ok((since, until))
+}
+
+/// The tag key asked for, checked against the manifests' keys before any request (each costs
+/// $0.01): a key no declared project uses but one nearly spelt so is a typo (keys are
+/// case-sensitive in Billing).
+pub fn check_key(manifests: &[Loaded], by: &str) -> anyhow::Result<()> {
+    if by.trim().is_empty() {
+        bail!("--by needs a tag key, e.g. --by CostCenter");
+    }
+    let keys = billing::keys_of(manifests);
+    if keys.iter().any(|k| k == by) {
+        return Ok(());
+    }
+    let valid: Vec<&str> = keys.iter().map(String::as_str).collect();
+    if let Some(near) = crate::manifest::load::nearest(by, &valid) {
+        bail!(
+            "--by {by}: no declared project carries that key: did you mean --by {near}? (tag keys are case-sensitive)"
+        );
+    }
+    Ok(())
 }
 
 /// Asks Cost Explorer and makes the report. `manifests` give the declared projects and values.
@@ -97,6 +131,11 @@ pub async fn costs(
     costs.start = query.start;
     costs.end = query.end;
     costs.key_status = key_status;
+    // A key not active is not grouped at all: its declared values have spend all the same.
+    if key_status != KeyState::Active {
+        costs.declared_without_spend.clear();
+    }
+    costs.services = query.services;
     costs.series = options.granularity.is_some();
     costs.requests = ce.requests();
     Ok(costs)
@@ -193,6 +232,7 @@ pub fn sum(key: &str, periods: &[Period], declared: Declared) -> anyhow::Result<
         groups,
         declared_without_spend,
         projects_without_key: declared.without_key,
+        services: vec![BEDROCK.to_string()],
         series: false,
     })
 }
@@ -328,5 +368,25 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(empty.contains("the period is empty"), "{empty}");
+    }
+
+    #[test]
+    fn a_period_in_the_future_or_past_next_month_is_refused_before_any_request() {
+        let today = date!(2026 - 12 - 05);
+        let future = period(Some("2027-01-01"), None, today)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            future,
+            "--since 2027-01-01 is after today (2026-12-05, UTC): Cost Explorer has no spend for it yet"
+        );
+        let late = period(Some("2026-11-01"), Some("2027-06-01"), today)
+            .unwrap_err()
+            .to_string();
+        assert!(late.contains("give at most --until 2027-01-01"), "{late}");
+        // The start of next month is the furthest end Cost Explorer takes.
+        assert!(period(Some("2026-12-01"), Some("2027-01-01"), today).is_ok());
+        let (_, until) = period(None, None, date!(2026 - 12 - 31)).unwrap();
+        assert_eq!(until.to_string(), "2026-12-31");
     }
 }

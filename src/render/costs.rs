@@ -7,7 +7,7 @@ use std::fmt::Write;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value as Json, json};
 
-use crate::render::{csv_field, markdown_text, pad, width};
+use crate::render::{csv_field, markdown_prose, markdown_text, pad, width};
 
 use super::billing::KeyState;
 
@@ -29,8 +29,19 @@ pub struct Costs {
     pub declared_without_spend: Vec<String>,
     /// Declared projects that do not carry the key: part of the untagged spend may be theirs.
     pub projects_without_key: Vec<String>,
+    /// The services whose spend it is (`Amazon Bedrock`, or `--service`'s).
+    pub services: Vec<String>,
     /// Whether `--granularity` was asked (then each group has its series).
     pub series: bool,
+}
+
+/// `Amazon Bedrock`, or `A and B`, or `A, B and C`.
+fn services(costs: &Costs) -> String {
+    match costs.services.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +120,11 @@ pub fn text(costs: &Costs) -> String {
     const BAR: usize = 30;
     let mut out = format!(
         "Spend on {} by {}, {} to {} (exclusive), {}:\n\n",
-        "Amazon Bedrock", costs.by, costs.start, costs.end, costs.currency
+        services(costs),
+        costs.by,
+        costs.start,
+        costs.end,
+        costs.currency
     );
     let untagged_label = format!("(no {})", costs.by);
     let label_width = costs
@@ -258,8 +273,9 @@ pub fn csv(costs: &Costs) -> String {
 /// A table and a mermaid `xychart-beta` bar chart, for a job summary or a pull request.
 pub fn markdown(costs: &Costs) -> String {
     let mut out = format!(
-        "### Amazon Bedrock spend by `{}`\n\n{} to {} (exclusive), {} {} in all, {} untagged.\n\n",
-        markdown_text(&costs.by),
+        "### {} spend by `{}`\n\n{} to {} (exclusive), {} {} in all, {} untagged.\n\n",
+        markdown_text(&services(costs)),
+        costs.by.replace('`', "'"),
         costs.start,
         costs.end,
         cents(costs.total),
@@ -309,7 +325,7 @@ pub fn markdown(costs: &Costs) -> String {
     if !costs.untagged.is_zero() || costs.key_status != KeyState::Active {
         out.push_str("\n**Untagged spend comes from:**\n\n");
         for cause in untagged_causes(costs) {
-            let _ = writeln!(out, "- {}", markdown_text(&cause));
+            let _ = writeln!(out, "- {}", markdown_prose(&cause));
         }
     }
     if !costs.declared_without_spend.is_empty() {
@@ -321,8 +337,9 @@ pub fn markdown(costs: &Costs) -> String {
     }
     let _ = writeln!(
         out,
-        "\n_{} Cost Explorer request(s), $0.01 each._",
-        costs.requests
+        "\n_{} Cost Explorer request{}, $0.01 each._",
+        costs.requests,
+        if costs.requests == 1 { "" } else { "s" }
     );
     out
 }

@@ -49,6 +49,21 @@ pub(crate) fn pad(text: &str, width: usize) -> String {
 
 /// Text made safe for a markdown table cell or list item: markup characters escaped, line
 /// breaks folded, so a project name cannot break the table or inject a link.
+/// A sentence with `code spans` as markdown: the text between spans escaped, the spans kept as
+/// they are (escapes do not work inside them; tag keys and values hold no backtick).
+pub(crate) fn markdown_prose(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("`{}`", part.replace(['\n', '\r'], " "))
+            } else {
+                markdown_text(part)
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn markdown_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {

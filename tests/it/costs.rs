@@ -240,3 +240,102 @@ fn bad_periods_and_member_accounts_exit_1_saying_why() {
     assert_exit(&output, 1);
     assert!(stderr(&output).contains("payer"), "{}", both(&output));
 }
+
+#[test]
+fn a_mistyped_key_or_a_period_to_come_is_refused_before_any_paid_request() {
+    let ws = Workspace::new();
+    ws.write(
+        "projects.yaml",
+        "version: 1\ntarget: {region: us-east-1}\nprojects:\n  - name: Search\n    tags: {CostCenter: CC-1001}\n",
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let log = ws.path("requests.jsonl").display().to_string();
+    let sandbox = Sandbox::start(&[
+        "--costs",
+        root.join("costs.json").to_str().unwrap(),
+        "--request-log",
+        &log,
+    ]);
+    let billing = sandbox.base_url.trim_end_matches("/v1").to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["costs", "--billing-endpoint", &billing];
+        all.extend_from_slice(args);
+        ws.tagrec(&all).output().unwrap()
+    };
+    let typo = run(&["--by", "costcenter"]);
+    assert_exit(&typo, 1);
+    assert!(
+        stderr(&typo).contains(
+            "--by costcenter: no declared project carries that key: did you mean --by CostCenter? (tag keys are case-sensitive)"
+        ),
+        "{}",
+        both(&typo)
+    );
+    let blank = run(&["--by", " "]);
+    assert_exit(&blank, 1);
+    assert!(
+        stderr(&blank).contains("--by needs a tag key"),
+        "{}",
+        both(&blank)
+    );
+    let future = run(&["--by", "CostCenter", "--since", "2999-01-01"]);
+    assert_exit(&future, 1);
+    assert!(
+        stderr(&future).contains("--since 2999-01-01 is after today"),
+        "{}",
+        both(&future)
+    );
+    let late = run(&["--by", "CostCenter", "--until", "2999-01-01"]);
+    assert_exit(&late, 1);
+    assert!(
+        stderr(&late).contains("--until 2999-01-01 is past the start of next month"),
+        "{}",
+        both(&late)
+    );
+    assert!(
+        read_log(&ws.path("requests.jsonl")).is_empty(),
+        "no request reached Cost Explorer"
+    );
+    // A key no declared project carries, and nothing like one: asked all the same.
+    let other = run(&["--by", "Budget"]);
+    assert_exit(&other, 0);
+    assert!(!read_log(&ws.path("requests.jsonl")).is_empty());
+}
+
+#[test]
+fn another_service_is_named_in_the_report_and_an_inactive_key_lists_no_values_as_without_spend() {
+    let ws = examples();
+    let output = costs(
+        &ws,
+        "CostCenter",
+        &["--service", "Claude (Amazon Bedrock Edition)"],
+    );
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).starts_with("Spend on Claude (Amazon Bedrock Edition) by CostCenter,"),
+        "{}",
+        both(&output)
+    );
+    let markdown = costs(
+        &ws,
+        "CostCenter",
+        &[
+            "--service",
+            "Claude (Amazon Bedrock Edition)",
+            "--format",
+            "markdown",
+        ],
+    );
+    assert!(
+        stdout(&markdown).starts_with("### Claude (Amazon Bedrock Edition) spend by `CostCenter`"),
+        "{}",
+        both(&markdown)
+    );
+    // Application is not active: Cost Explorer groups none of the spend by it, so no declared
+    // value is "without spend".
+    let inactive = costs(&ws, "Application", &["--format", "json"]);
+    assert_exit(&inactive, 0);
+    let json: Value = serde_json::from_str(&stdout(&inactive)).unwrap();
+    assert_eq!(json["key_status"], "inactive");
+    assert_eq!(json["declared_without_spend"], json!([]), "{json}");
+}
