@@ -173,6 +173,10 @@ pub struct PayerArgs {
     /// target's own: a member account cannot see cost allocation tags)
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// The region STS is asked in to assume `billing.role_arn` (else the profile's, else
+    /// us-east-1); Cost Explorer itself always answers in us-east-1
+    #[arg(long, env = "TAGREC_REGION", value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,7 +269,8 @@ pub struct CostsArgs {
     /// Day after the last (YYYY-MM-DD, exclusive as in Cost Explorer); default today
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
-    /// Periods to ask for, and shown as each value's series
+    /// Ask Cost Explorer by day or by month (default: monthly); the JSON form then gives each
+    /// value's series
     #[arg(long, value_enum)]
     pub granularity: Option<CostsGranularity>,
     /// A service name to include instead of "Amazon Bedrock" (repeatable; e.g. a Marketplace
@@ -521,7 +526,7 @@ pub struct ServeArgs {
     /// Accept this key for reads only; writes get 403 permission_error
     #[arg(long)]
     pub read_only_api_key: Option<String>,
-    /// Accept SigV4 signatures (service bedrock-mantle) made with ACCESS_KEY_ID:SECRET
+    /// Accept SigV4 signatures (services bedrock-mantle, sts and ce) made with ACCESS_KEY_ID:SECRET
     #[arg(long, value_name = "ACCESS_KEY_ID:SECRET")]
     pub sigv4: Option<String>,
     /// Added to every answer

@@ -114,12 +114,18 @@ pub struct CostExplorer {
     client: ce::Client,
     endpoint: String,
     sent: Arc<AtomicUsize>,
+    /// Signing with `PLACEHOLDER` keys: found none, calling an emulator that may check none.
+    placeholder: bool,
 }
+
+/// The label of the keys tagrec signs with when it found none and calls an emulator on loopback.
+pub const PLACEHOLDER: &str = "no credentials (an emulator)";
 
 impl CostExplorer {
     /// A client for `endpoint` (None: AWS's own), signing with `credentials`.
     pub fn new(endpoint: Option<&str>, credentials: Arc<SigV4Source>) -> CostExplorer {
         let sent = Arc::new(AtomicUsize::new(0));
+        let placeholder = credentials.label() == PLACEHOLDER;
         let mut config = ce::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(sdk_http_client())
@@ -137,6 +143,7 @@ impl CostExplorer {
                 .unwrap_or("https://ce.us-east-1.amazonaws.com")
                 .to_string(),
             sent,
+            placeholder,
         }
     }
 
@@ -308,16 +315,39 @@ impl CostExplorer {
         }
     }
 
-    fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         &self,
-        error: SdkError<E, R>,
+        error: SdkError<E, aws_smithy_runtime_api::http::Response>,
     ) -> CeError {
         match &error {
+            SdkError::ServiceError(service) if error.code().is_none() => {
+                // Not Cost Explorer's error shape: most often a URL that is not Cost Explorer's.
+                let status = service.raw().status().as_u16();
+                CeError::Service {
+                    code: format!("HTTP {status}"),
+                    message: format!(
+                        "{} answered without a Cost Explorer error: is it Cost Explorer's URL? (the emulator's is its root, the `cost explorer on` line of `tagrec sandbox serve`, without /v1)",
+                        self.endpoint
+                    ),
+                }
+            }
             SdkError::ServiceError(_) => {
                 let code = error.code().unwrap_or("UnknownError").to_string();
                 let message = error.message().unwrap_or_default().to_string();
                 if code == "AccessDeniedException" && message.contains("Linked account") {
                     CeError::LinkedAccount { message }
+                } else if self.placeholder
+                    && matches!(
+                        code.as_str(),
+                        "UnrecognizedClientException" | "InvalidSignatureException"
+                    )
+                {
+                    CeError::Service {
+                        code,
+                        message: format!(
+                            "{message}: tagrec found no AWS credentials and signed with placeholder keys; give the ones this server takes (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or --profile)"
+                        ),
+                    }
                 } else {
                     CeError::Service { code, message }
                 }

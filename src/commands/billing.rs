@@ -93,6 +93,7 @@ async fn connect(
         &BillingOptions {
             endpoint: payer.billing_endpoint.clone(),
             profile: payer.profile.clone(),
+            region: payer.region.clone(),
         },
         &|name| std::env::var(name).ok(),
     )

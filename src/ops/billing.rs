@@ -10,7 +10,7 @@ use crate::api::auth::{self, AuthMode, AuthRequest, Credentials};
 use crate::api::chain::{Chain, ChainOptions, SigV4Source};
 use crate::api::cost_explorer::{self, Backfill, CostExplorer, KeyError};
 use crate::manifest::SandboxTarget;
-use crate::render::billing::{Activation, KeyFailure, KeyState, KeyStatus, NOT_SEEN_ADVICE};
+use crate::render::billing::{Activation, KeyFailure, KeyState, KeyStatus, not_seen_advice};
 use crate::rules::{PROTECT_TAG, is_aws_key};
 use crate::sandbox::{EmbeddedServer, EmbeddedServerOptions};
 
@@ -24,6 +24,8 @@ pub struct BillingOptions {
     pub endpoint: Option<String>,
     /// `--profile`: the payer account's profile; wins over the manifests' `billing.profile`.
     pub profile: Option<String>,
+    /// `--region`: where STS is asked to assume `billing.role_arn`.
+    pub region: Option<String>,
 }
 
 /// The keys of the manifests' effective tags (defaults and `ManagedBy` included; never
@@ -73,13 +75,26 @@ pub async fn connect(
     };
     let endpoint = sandbox
         .as_ref()
-        .map(EmbeddedServer::cost_explorer_url)
-        .or_else(|| options.endpoint.clone())
-        .or_else(|| env("AWS_ENDPOINT_URL_COST_EXPLORER"))
-        .or_else(|| env("AWS_ENDPOINT_URL"))
-        .filter(|e| !e.trim().is_empty());
+        .map(|s| (s.cost_explorer_url(), "the embedded sandbox"))
+        .or_else(|| {
+            options
+                .endpoint
+                .clone()
+                .map(|e| (e, "--billing-endpoint (or TAGREC_BILLING_ENDPOINT)"))
+        })
+        .or_else(|| {
+            env("AWS_ENDPOINT_URL_COST_EXPLORER").map(|e| (e, "AWS_ENDPOINT_URL_COST_EXPLORER"))
+        })
+        .or_else(|| env("AWS_ENDPOINT_URL").map(|e| (e, "AWS_ENDPOINT_URL")))
+        .filter(|(e, _)| !e.trim().is_empty());
     let endpoint = match endpoint {
-        Some(endpoint) => Some(crate::api::client::parse_endpoint(&endpoint)?),
+        Some((endpoint, from)) => Some(crate::api::client::parse_endpoint(&endpoint).map_err(
+            |_| {
+                anyhow::anyhow!(
+                    "{from} `{endpoint}` is not a URL: give Cost Explorer's, e.g. https://ce.us-east-1.amazonaws.com, or an emulator's root, e.g. http://127.0.0.1:4010"
+                )
+            },
+        )?),
         None => None,
     };
     let billing = payer(manifests)?;
@@ -89,7 +104,7 @@ pub async fn connect(
         .is_some_and(crate::api::client::is_loopback);
     let chain = Chain::new(ChainOptions {
         profile: profile.clone(),
-        region: Some(cost_explorer::REGION.to_string()),
+        region: options.region.clone(),
         role_arn: billing.role_arn.clone(),
         external_id: None,
     })
@@ -110,7 +125,7 @@ pub async fn connect(
         },
         // An emulator on loopback takes any signature when it checks none.
         Err(auth::AuthError::NoSigV4Credentials { .. }) if loopback => Arc::new(
-            SigV4Source::fixed("no credentials (an emulator)", "tagrec", "tagrec", None),
+            SigV4Source::fixed(cost_explorer::PLACEHOLDER, "tagrec", "tagrec", None),
         ),
         Err(error) => return Err(error.into()),
     };
@@ -236,7 +251,7 @@ pub async fn activate(ce: &CostExplorer, statuses: &[KeyStatus]) -> anyhow::Resu
 
 fn failure(error: KeyError) -> KeyFailure {
     let advice = match error.code.as_str() {
-        "TagKeysNotFoundException" => NOT_SEEN_ADVICE.to_string(),
+        "TagKeysNotFoundException" => not_seen_advice(1),
         _ => "check the key and run `tagrec billing activate` again".to_string(),
     };
     KeyFailure {
@@ -258,6 +273,10 @@ pub fn backfill_from(month: &str, today: time::Date) -> anyhow::Result<String> {
         )
     };
     let (year, number) = month.split_once('-').ok_or_else(invalid)?;
+    let digits = year.bytes().chain(number.bytes()).all(|b| b.is_ascii_digit());
+    if !(year.len() == 4 && number.len() == 2 && digits) {
+        return Err(invalid());
+    }
     let (year, number): (i32, u8) = (
         year.parse().map_err(|_| invalid())?,
         number.parse().map_err(|_| invalid())?,
@@ -289,12 +308,30 @@ pub async fn backfill(
     ce: &CostExplorer,
     from: &str,
 ) -> anyhow::Result<(Option<Backfill>, Vec<Backfill>)> {
-    let requested = ce.start_backfill(from).await.map_err(|error| match error.code() {
-        Some("BackfillLimitExceededException") => anyhow::anyhow!(
-            "{error}. Billing runs one backfill at a time, and at most one every 24 hours: try again tomorrow (`tagrec billing backfill` lists the ones requested)"
-        ),
-        _ => error.into(),
-    })?;
+    let requested = match ce.start_backfill(from).await {
+        Ok(requested) => requested,
+        Err(error) if error.code() == Some("BackfillLimitExceededException") => {
+            // Say when the last one was asked for, so that the user knows when to come back.
+            let last = ce
+                .backfills()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .max_by(|a, b| a.requested_at.cmp(&b.requested_at));
+            let last = last.map_or(String::new(), |b| {
+                format!(
+                    " The last one: from {}, requested {}, {}.",
+                    b.from,
+                    b.requested_at.as_deref().unwrap_or("at an unknown time"),
+                    b.status
+                )
+            });
+            bail!(
+                "{error}. Billing runs one backfill at a time, and at most one every 24 hours: ask again 24 hours after the last request.{last}"
+            );
+        }
+        Err(error) => return Err(error.into()),
+    };
     let history = ce.backfills().await?;
     Ok((requested, history))
 }
@@ -320,7 +357,14 @@ mod tests {
         assert!(far.contains("2025-12"), "{far}");
         let future = backfill_from("2027-01", today).unwrap_err().to_string();
         assert!(future.contains("future"), "{future}");
-        for bad in ["2026-3", "2026-13", "march", "2026-03-01"] {
+        for bad in [
+            "2026-3",
+            "2026-13",
+            "march",
+            "2026-03-01",
+            "2026-+3",
+            "+026-03",
+        ] {
             let error = backfill_from(bad, today).unwrap_err().to_string();
             assert!(error.contains("is not a month"), "{bad}: {error}");
         }

@@ -51,10 +51,22 @@ pub struct Activation {
     pub already_active: Vec<String>,
 }
 
-/// What `not-seen` means, and what to do: said wherever a key is not seen.
-pub const NOT_SEEN_ADVICE: &str = "Billing has not seen this key on a billed resource yet: send an inference request with the project's id (`project=` in the OpenAI SDK, see `tagrec output`), then activate again within 24 hours";
+/// What `not-seen` means, and what to do: said wherever keys are not seen.
+pub fn not_seen_advice(keys: usize) -> String {
+    let (them, it) = if keys == 1 {
+        ("this key", "it")
+    } else {
+        ("these keys", "them")
+    };
+    format!(
+        "Billing has not seen {them} on a billed resource yet: send an inference request with the id of a project that carries {it} (`project=` in the OpenAI SDK, see `tagrec output`), then run `tagrec billing activate` again once Billing has seen {it} (it can take up to 24 hours)"
+    )
+}
 
 pub fn status_text(keys: &[KeyStatus]) -> String {
+    if keys.is_empty() {
+        return "The manifests use no tag keys: nothing to activate in Billing.\n".to_string();
+    }
     let width = keys
         .iter()
         .map(|k| crate::render::width(&k.key))
@@ -90,7 +102,12 @@ pub fn status_text(keys: &[KeyStatus]) -> String {
             .filter(|k| k.status == KeyState::NotSeen)
             .map(|k| k.key.as_str())
             .collect();
-        let _ = writeln!(out, "Not seen ({}): {NOT_SEEN_ADVICE}.", names.join(", "));
+        let _ = writeln!(
+            out,
+            "Not seen ({}): {}.",
+            names.join(", "),
+            not_seen_advice(names.len())
+        );
     }
     out
 }
@@ -103,10 +120,17 @@ pub fn status_json(keys: &[KeyStatus]) -> String {
 pub fn activation_preview(to_activate: &[&KeyStatus], active: usize) -> String {
     let mut out = String::new();
     if to_activate.is_empty() {
-        let _ = writeln!(
-            out,
-            "All {active} keys are active as cost allocation tags. Nothing to activate."
-        );
+        let _ = match active {
+            0 => writeln!(out, "The manifests use no tag keys. Nothing to activate."),
+            1 => writeln!(
+                out,
+                "The one key is active as a cost allocation tag. Nothing to activate."
+            ),
+            _ => writeln!(
+                out,
+                "All {active} keys are active as cost allocation tags. Nothing to activate."
+            ),
+        };
         return out;
     }
     out.push_str("tagrec billing will activate these cost allocation tags (account-wide, in the payer account):\n\n");
@@ -137,13 +161,17 @@ pub fn activation_text(activation: &Activation) -> String {
             f.key, f.code, f.message, f.advice
         );
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "\nActivation: {} activated, {} failed, {} already active. Activated keys show in Cost Explorer within 24 hours; `tagrec billing backfill --from YYYY-MM` applies them to earlier months.",
+        "\nActivation: {} activated, {} failed, {} already active.",
         activation.activated.len(),
         activation.failed.len(),
         activation.already_active.len()
     );
+    if !activation.activated.is_empty() {
+        out.push_str(" Activated keys take up to 24 hours to show in Cost Explorer; `tagrec billing backfill --from YYYY-MM` applies them to earlier months.");
+    }
+    out.push('\n');
     out
 }
 

@@ -103,7 +103,7 @@ fn activate_asks_then_activates_and_reports_each_key_billing_refused() {
         "{text}"
     );
     assert!(
-        text.contains("send an inference request with the project's id"),
+        text.contains("send an inference request with the id of a project that carries it"),
         "{text}"
     );
     assert!(
@@ -268,5 +268,58 @@ fn backfill_checks_the_month_then_asks_billing_once_a_day() {
         stderr(&again).contains("BackfillLimitExceededException"),
         "{}",
         both(&again)
+    );
+}
+
+#[test]
+fn a_wrong_billing_endpoint_or_missing_keys_say_what_to_change() {
+    let ws = Workspace::new();
+    ws.write(
+        "projects.yaml",
+        "version: 1\ntarget: {region: us-east-1}\nprojects:\n  - name: Search\n    tags: {Team: search}\n",
+    );
+    let sandbox = Sandbox::start(&["--sigv4", "AKIDBILLING:billing-secret"]);
+    // The projects API's URL, not Cost Explorer's (the emulator's root).
+    let output = ws
+        .tagrec(&["billing", "status", "--billing-endpoint", &sandbox.base_url])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("Cost Explorer refused the request (HTTP 4")
+            && stderr(&output)
+                .contains("answered without a Cost Explorer error: is it Cost Explorer's URL?"),
+        "{}",
+        both(&output)
+    );
+    let root = sandbox.base_url.trim_end_matches("/v1").to_string();
+    let output = ws
+        .tagrec(&["billing", "status", "--billing-endpoint", &root])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains(
+            "tagrec found no AWS credentials and signed with placeholder keys; give the ones this server takes"
+        ),
+        "{}",
+        both(&output)
+    );
+    let output = ws
+        .tagrec(&["billing", "status", "--billing-endpoint", &root])
+        .env("AWS_ACCESS_KEY_ID", "AKIDBILLING")
+        .env("AWS_SECRET_ACCESS_KEY", "billing-secret")
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let output = ws
+        .tagrec(&["billing", "status", "--billing-endpoint", "not-a-url"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--billing-endpoint (or TAGREC_BILLING_ENDPOINT) `not-a-url` is not a URL: give Cost Explorer's"),
+        "{}",
+        both(&output)
     );
 }
