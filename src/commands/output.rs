@@ -84,7 +84,7 @@ pub async fn run(shell: &Shell, args: OutputArgs) -> anyhow::Result<Exit> {
     }
     // env and dotenv are for a program to read: all or nothing.
     if let Some((file, error)) = failed.first() {
-        if selected.estate {
+        if selected.estate && !error.contains(file.as_str()) {
             bail!("{file}: {error}");
         }
         bail!("{error}");
@@ -101,12 +101,14 @@ pub async fn run(shell: &Shell, args: OutputArgs) -> anyhow::Result<Exit> {
         }
         OutputFormat::Env => {
             let wanted = args.project.as_deref().unwrap_or_default();
-            let found: Vec<_> = outputs
+            let found: Vec<_> = files
                 .iter()
-                .filter_map(|o| ops::output::pick(o, wanted).ok().map(|p| (*o, p)))
+                .zip(&results)
+                .filter_map(|(file, r)| r.as_ref().ok().map(|o| (file, o)))
+                .filter_map(|(file, o)| ops::output::pick(o, wanted).ok().map(|p| (file, o, p)))
                 .collect();
             match found.as_slice() {
-                [(output, project)] => render::output::env(output, project),
+                [(_, output, project)] => render::output::env(output, project),
                 [] => {
                     // The first manifest's answer says why, with the nearest name.
                     let first = outputs.first().map(|o| ops::output::pick(o, wanted));
@@ -115,10 +117,17 @@ pub async fn run(shell: &Shell, args: OutputArgs) -> anyhow::Result<Exit> {
                         _ => bail!("no declared project is named or has the id `{wanted}`"),
                     }
                 }
-                many => bail!(
-                    "{} manifests declare a project `{wanted}`: give its id with --project",
-                    many.len()
-                ),
+                many => {
+                    let places: Vec<String> = many
+                        .iter()
+                        .map(|(file, _, project)| format!("{file} ({})", project.id))
+                        .collect();
+                    bail!(
+                        "{} manifests declare a project `{wanted}`: {}: name the one with -f",
+                        many.len(),
+                        places.join(", ")
+                    )
+                }
             }
         }
     });

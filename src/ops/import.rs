@@ -89,6 +89,12 @@ pub async fn import(
                 .seed
                 .as_deref()
                 .map(|seed| relative_to(seed, folder)),
+            costs: sandbox
+                .costs
+                .as_deref()
+                .map(|costs| relative_to(costs, folder)),
+            active_cost_tags: sandbox.active_cost_tags.clone(),
+            linked_account: sandbox.linked_account,
         }),
         _ => None,
     };
@@ -160,6 +166,9 @@ fn stdout_paths_warning(
         paths.push(format!("`state: {}`", sandbox.state));
         if let Some(seed) = &sandbox.seed {
             paths.push(format!("`seed: {seed}`"));
+        }
+        if let Some(costs) = &sandbox.costs {
+            paths.push(format!("`costs: {costs}`"));
         }
     }
     if let Some(policy) = policy {

@@ -17,6 +17,9 @@ pub struct ImportedProject {
 pub struct ImportedSandbox {
     pub state: String,
     pub seed: Option<String>,
+    pub costs: Option<String>,
+    pub active_cost_tags: Vec<String>,
+    pub linked_account: bool,
 }
 
 pub struct ImportedManifest {
@@ -43,6 +46,16 @@ pub fn yaml(m: &ImportedManifest) -> String {
         let _ = writeln!(out, "    state: {}", scalar(&sandbox.state));
         if let Some(seed) = &sandbox.seed {
             let _ = writeln!(out, "    seed: {}", scalar(seed));
+        }
+        if let Some(costs) = &sandbox.costs {
+            let _ = writeln!(out, "    costs: {}", scalar(costs));
+        }
+        if !sandbox.active_cost_tags.is_empty() {
+            let keys: Vec<String> = sandbox.active_cost_tags.iter().map(|k| scalar(k)).collect();
+            let _ = writeln!(out, "    active_cost_tags: [{}]", keys.join(", "));
+        }
+        if sandbox.linked_account {
+            out.push_str("    linked_account: true\n");
         }
     }
     if let Some(policy) = &m.policy {

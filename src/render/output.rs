@@ -44,8 +44,20 @@ pub fn json(output: &Output) -> String {
 pub fn env(output: &Output, project: &OutputProject) -> String {
     format!(
         "OPENAI_PROJECT_ID={}\nOPENAI_BASE_URL={}\n",
-        project.id, output.base_url
+        shell_word(&project.id),
+        shell_word(&output.base_url)
     )
+}
+
+/// A value as one word for `eval`: as it is when it is safe (ids and AWS's URLs always are),
+/// else single-quoted (a sandbox path with a space).
+fn shell_word(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 /// `TAGREC_PROJECT_ID_<NAME>` for a project name: upper-cased, every character outside A-Z and

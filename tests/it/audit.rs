@@ -1236,6 +1236,12 @@ fn import_to_stdout_writes_sandbox_paths_from_the_manifest_folder_and_says_so() 
     let doc = yaml_doc(&text);
     let sandbox = get(get(&doc, "target"), "sandbox");
     assert_eq!(get(sandbox, "seed").as_str(), Some("live.json"), "{text}");
+    // The emulated Billing goes along: the same keys active, the same spend.
+    assert_eq!(get(sandbox, "costs").as_str(), Some("costs.json"), "{text}");
+    assert!(
+        text.contains("    active_cost_tags: [CostCenter, Team]\n"),
+        "{text}"
+    );
     let warning = stderr(&out);
     assert!(
         warning.contains("are relative to examples, the folder of examples/projects.yaml: save the manifest in that folder, or adjust them"),

@@ -1182,3 +1182,50 @@ fn the_first_ctrl_c_stops_new_changes_in_every_manifest() {
         "{out}"
     );
 }
+
+#[test]
+fn output_env_names_each_manifest_and_id_when_several_declare_the_project() {
+    let ws = Workspace::new();
+    sandboxed(
+        &ws,
+        "accounts/a/us-east-1.yaml",
+        json!([p("proj_dupa0000000000000001", "Dup", "a")]),
+        "  - {name: Dup, tags: {Team: a}}\n",
+    );
+    sandboxed(
+        &ws,
+        "accounts/b b/us-east-1.yaml",
+        json!([p("proj_dupb0000000000000001", "Dup", "b")]),
+        "  - {name: Dup, tags: {Team: b}}\n",
+    );
+    let output = run(
+        &ws,
+        &["output", "-f", ALL, "--format", "env", "--project", "Dup"],
+    );
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains(
+            "2 manifests declare a project `Dup`: accounts/a/us-east-1.yaml (proj_dupa0000000000000001), accounts/b b/us-east-1.yaml (proj_dupb0000000000000001): name the one with -f"
+        ),
+        "{}",
+        both(&output)
+    );
+    // One manifest: its lines are words for `eval`, a sandbox path with a space quoted.
+    let output = run(
+        &ws,
+        &[
+            "output",
+            "-f",
+            "accounts/b b/us-east-1.yaml",
+            "--format",
+            "env",
+            "--project",
+            "Dup",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        "OPENAI_PROJECT_ID=proj_dupb0000000000000001\nOPENAI_BASE_URL='sandbox:accounts/b b/.tagrec/state.json'\n"
+    );
+}
