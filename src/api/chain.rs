@@ -35,16 +35,16 @@ pub fn sdk_http_client() -> SharedHttpClient {
     let builder = Builder::new().tls_provider(tls::Provider::Rustls(
         tls::rustls_provider::CryptoMode::Ring,
     ));
-    let context = match super::tls::ca_bundle() {
-        Ok(Some(bundle)) => tls::TlsContext::builder()
-            .with_trust_store(tls::TrustStore::default().with_pem_certificate(bundle.pem.clone()))
-            .build()
-            .ok(),
-        _ => None,
-    };
-    match context {
-        Some(context) => builder.tls_context(context).build_https(),
-        None => builder.build_https(),
+    // The SDK reads the platform's store itself, and asserts (in debug builds) that it found
+    // some: without any, it gets none to read.
+    let mut store =
+        tls::TrustStore::empty().with_native_roots(!super::tls::native_roots().is_empty());
+    if let Ok(Some(bundle)) = super::tls::ca_bundle() {
+        store = store.with_pem_certificate(bundle.pem.clone());
+    }
+    match tls::TlsContext::builder().with_trust_store(store).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(_) => builder.build_https(),
     }
 }
 

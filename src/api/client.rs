@@ -166,12 +166,10 @@ impl HttpApi {
         // install (tests, a second client) reports "already installed", which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder();
-        if let Some(bundle) = super::tls::ca_bundle().map_err(EndpointError::Client)? {
-            for cert in &bundle.certs {
-                let cert = reqwest::Certificate::from_der(cert)
-                    .map_err(|e| EndpointError::Client(super::error_chain(&e)))?;
-                builder = builder.add_root_certificate(cert);
-            }
+        for cert in super::tls::extra_roots().map_err(EndpointError::Client)? {
+            let cert = reqwest::Certificate::from_der(cert)
+                .map_err(|e| EndpointError::Client(super::error_chain(&e)))?;
+            builder = builder.add_root_certificate(cert);
         }
         let http = builder
             .user_agent(concat!("tagrec/", env!("CARGO_PKG_VERSION")))

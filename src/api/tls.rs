@@ -1,7 +1,8 @@
 //! The certificates tagrec trusts. Both HTTP clients (reqwest for the projects API, the AWS
 //! SDK's for STS and Cost Explorer) trust the platform's store, where a company installs the CA of
 //! its TLS-inspecting proxy; reqwest also has Mozilla's roots built in. `AWS_CA_BUNDLE`, a PEM
-//! file of CA certificates, adds to both, as the AWS CLI and SDKs read it.
+//! file of CA certificates, adds to both, as the AWS CLI and SDKs read it. On a system without CA
+//! certificates the SDK's client gets an empty store (its own loader asserts there are some).
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -11,6 +12,33 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 pub const CA_BUNDLE_VAR: &str = "AWS_CA_BUNDLE";
+
+/// The platform's root certificates that rustls takes, read once per process (an estate builds
+/// a client per manifest). Empty on a system without CA certificates.
+pub fn native_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for error in &found.errors {
+            tracing::debug!("reading the platform's certificates: {error}");
+        }
+        found
+            .certs
+            .into_iter()
+            .filter(|cert| rustls::RootCertStore::empty().add(cert.clone()).is_ok())
+            .collect()
+    })
+}
+
+/// Every certificate the projects API's client adds to Mozilla's roots: the platform's and
+/// `AWS_CA_BUNDLE`'s.
+pub fn extra_roots() -> Result<Vec<&'static CertificateDer<'static>>, String> {
+    let bundle = ca_bundle()?;
+    Ok(native_roots()
+        .iter()
+        .chain(bundle.into_iter().flat_map(|b| &b.certs))
+        .collect())
+}
 
 /// The certificates of `AWS_CA_BUNDLE`, each checked to be usable as a root (the SDK's client
 /// would panic on one that is not).

@@ -273,7 +273,10 @@ pub fn backfill_from(month: &str, today: time::Date) -> anyhow::Result<String> {
         )
     };
     let (year, number) = month.split_once('-').ok_or_else(invalid)?;
-    let digits = year.bytes().chain(number.bytes()).all(|b| b.is_ascii_digit());
+    let digits = year
+        .bytes()
+        .chain(number.bytes())
+        .all(|b| b.is_ascii_digit());
     if !(year.len() == 4 && number.len() == 2 && digits) {
         return Err(invalid());
     }

@@ -200,3 +200,40 @@ fn cost_explorer_through_the_aws_sdk_trusts_aws_ca_bundle_too() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&trusted)).unwrap();
     assert!(json["requests"].as_u64().unwrap() >= 1, "{json}");
 }
+
+#[test]
+fn a_system_without_ca_certificates_still_runs_and_aws_ca_bundle_is_enough() {
+    // SSL_CERT_FILE and SSL_CERT_DIR name the platform's store; here they name an empty one, as
+    // on a slim container image without ca-certificates.
+    let ws = Workspace::new();
+    ws.write("empty.pem", "");
+    let empty = ws.path("empty.pem");
+    // No credentials anywhere: tagrec builds the AWS SDK's credential chain, and its client.
+    let account = Account::start(&serde_json::json!([]), &[]);
+    account
+        .ws
+        .write("projects.yaml", "version: 1\nprojects: []\n");
+    let proxy = TlsProxy::start(account.sandbox.addr);
+    let endpoint = proxy.url("/v1");
+    let plan = |bundle: Option<&Path>| {
+        let mut command = account.ws.tagrec(&["plan", "--endpoint", &endpoint]);
+        command
+            .env("SSL_CERT_FILE", &empty)
+            .env("SSL_CERT_DIR", ws.path("no-such-folder"));
+        if let Some(bundle) = bundle {
+            command.env("AWS_CA_BUNDLE", bundle);
+        }
+        command.output().unwrap()
+    };
+    // No panic (the AWS SDK's client asserts that the store it reads has certificates): the
+    // credential chain is built, the call is made, and the certificate is not trusted.
+    let bare = plan(None);
+    assert_exit(&bare, 1);
+    assert!(
+        both(&bare).contains("the certificate of 127.0.0.1 is not trusted"),
+        "{}",
+        both(&bare)
+    );
+    let bundled = plan(Some(&fixture("ca.pem")));
+    assert_exit(&bundled, 0);
+}
