@@ -166,7 +166,14 @@ impl HttpApi {
         // install (tests, a second client) reports "already installed", which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder();
-        for cert in super::tls::extra_roots().map_err(EndpointError::Client)? {
+        // Only HTTPS needs them; an emulator on loopback is plain HTTP (and the platform's
+        // store takes milliseconds to read).
+        let extra = if base.scheme() == "https" {
+            super::tls::extra_roots().map_err(EndpointError::Client)?
+        } else {
+            Vec::new()
+        };
+        for cert in extra {
             let cert = reqwest::Certificate::from_der(cert)
                 .map_err(|e| EndpointError::Client(super::error_chain(&e)))?;
             builder = builder.add_root_certificate(cert);
