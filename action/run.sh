@@ -182,7 +182,9 @@ phase=$sub
 if [ "$pre_validate" = true ]; then
   phase=validate
   run_tagrec validate ${manifest_args[@]+"${manifest_args[@]}"} --format github
-  if [ "$code" -eq 0 ]; then
+  # One manifest with errors has no plan to show. In an estate, the plan reports each broken
+  # manifest in its section and plans the others: one never stops the rest.
+  if [ "$code" -eq 0 ] || [ "$estate" = true ]; then
     phase=plan
     rm -rf "$plan_file" # in this run's own scratch folder
     run_tagrec "${argv[@]}"

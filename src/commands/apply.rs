@@ -194,6 +194,8 @@ fn exit_of(report: &ApplyReport) -> Exit {
 /// One manifest of an estate, planned (or its saved plan checked) and ready to apply, or why
 /// it is not: its plan has errors.
 struct Candidate {
+    /// The account it reaches (`ops::estate::account_of`).
+    account: String,
     ready: Ready,
     errors: Vec<String>,
     unmatched: Vec<Unmatched>,
@@ -208,7 +210,8 @@ async fn estate(shell: &Shell, args: &ApplyArgs, files: &[PathBuf]) -> anyhow::R
     let results: Vec<Result<Candidate, String>> =
         ops::estate::for_each(files, args.jobs.into(), |file| async move {
             let loaded = super::load_in_estate(file).await?;
-            // Listing may be retried while a failure may heal, within the manifest's own timeout.
+            super::check_estate_overrides(&loaded, connect)?;
+            // Listing gets the client's attempts, within the manifest's own timeout.
             let deadline = Deadline::after(args.timeout);
             let (prepared, unmatched) =
                 ops::apply::prepare_in_estate(&loaded, connect, targets, &deadline)
@@ -216,6 +219,7 @@ async fn estate(shell: &Shell, args: &ApplyArgs, files: &[PathBuf]) -> anyhow::R
                     .map_err(|e| super::sentence(&e))?;
             let known_ids = prepared.known_ids();
             Ok(Candidate {
+                account: super::account_of(&loaded, &prepared.plan, connect),
                 errors: super::plan_error_lines(&prepared.errors),
                 ready: Ready {
                     plan: prepared.plan,
@@ -231,6 +235,14 @@ async fn estate(shell: &Shell, args: &ApplyArgs, files: &[PathBuf]) -> anyhow::R
         bail!(message);
     }
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let mut results = results;
+    let accounts: Vec<Option<String>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|c| c.account.clone()))
+        .collect();
+    for (index, message) in ops::estate::shared_accounts(&names, &accounts) {
+        results[index] = Err(message);
+    }
     let plans = plans_text(&names, &results);
     match args.format {
         ApplyFormat::Text => shell.print(&plans),
@@ -292,6 +304,7 @@ async fn saved_estate(shell: &Shell, args: &ApplyArgs, dir: &Path) -> anyhow::Re
                 ops::apply::check_saved(&path, plan, &loaded, &located, connect, &deadline).await;
             let candidate = checked
                 .map(|saved| Candidate {
+                    account: super::account_of(&loaded, &saved.plan, connect),
                     ready: Ready {
                         plan: saved.plan,
                         connection: saved.connection,
@@ -300,12 +313,27 @@ async fn saved_estate(shell: &Shell, args: &ApplyArgs, dir: &Path) -> anyhow::Re
                     errors: Vec::new(),
                     unmatched: Vec::new(),
                 })
-                .map_err(|e| format!("{}: {}", path.display(), super::sentence(&e)));
+                .map_err(|e| {
+                    let error = super::sentence(&e);
+                    let file = path.display().to_string();
+                    if error.contains(&file) {
+                        error
+                    } else {
+                        format!("{file}: {error}")
+                    }
+                });
             (name, candidate)
         })
         .await;
-    let (names, results): (Vec<String>, Vec<Result<Candidate, String>>) =
+    let (names, mut results): (Vec<String>, Vec<Result<Candidate, String>>) =
         results.into_iter().unzip();
+    let accounts: Vec<Option<String>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|c| c.account.clone()))
+        .collect();
+    for (index, message) in ops::estate::shared_accounts(&names, &accounts) {
+        results[index] = Err(message);
+    }
     report_failures(shell, &names, &results);
     let skipped = archive_notices(shell, &names, &results, args.allow_archive);
     let again = (skipped > 0).then(|| {
@@ -414,10 +442,21 @@ async fn apply_all(
             skipped += report.summary.skipped;
         }
     }
+    let interrupted = finished
+        .iter()
+        .filter(
+            |f| matches!(f, Finished::Applied(_, report) if exit_of(report) == Exit::Interrupted),
+        )
+        .count();
     let line = format!(
-        "Estate: {} manifests, {done} done, {failed_changes} failed, {skipped} skipped, {failed} manifest{} failed.",
-        finished.len(),
-        if failed == 1 { "" } else { "s" }
+        "Estate: {}, {done} done, {failed_changes} failed, {skipped} skipped, {failed} manifest{} failed{}.",
+        estate::manifests(finished.len()),
+        if failed == 1 { "" } else { "s" },
+        if interrupted > 0 {
+            format!(", {interrupted} interrupted")
+        } else {
+            String::new()
+        }
     );
     if after_plans && args.format == ApplyFormat::Text {
         shell.print("\n");
@@ -464,7 +503,7 @@ async fn apply_all(
                 };
                 (name.clone(), entry)
             }),
-            json!({"manifests": finished.len(), "failed": failed,
+            json!({"manifests": finished.len(), "failed": failed, "interrupted": interrupted,
                 "changes": {"done": done, "failed": failed_changes, "skipped": skipped}}),
         ),
     });
@@ -526,8 +565,8 @@ fn plans_text(names: &[String], results: &[Result<Candidate, String>]) -> String
     estate::text(
         &sections,
         &format!(
-            "Estate: {} manifests, {} to create, {} to update, {} to archive, {} failed.",
-            results.len(),
+            "Estate: {}, {} to create, {} to update, {} to archive, {} failed.",
+            estate::manifests(results.len()),
             sum(|p| p.summary.create),
             sum(|p| p.summary.update),
             sum(|p| p.summary.archive),

@@ -58,8 +58,8 @@ pub async fn run(shell: &Shell, args: AuditArgs) -> anyhow::Result<Exit> {
         .sum();
     let compliant: usize = results.iter().flatten().map(|(a, _)| a.compliant).sum();
     let summary = format!(
-        "Estate: {} manifests, {projects} projects, {compliant} compliant, {failed} failed.",
-        files.len()
+        "Estate: {}, {projects} projects, {compliant} compliant, {failed} failed.",
+        crate::render::estate::manifests(files.len())
     );
     shell.print(&match args.format {
         AuditFormat::Text => estate::text(

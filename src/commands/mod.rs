@@ -91,6 +91,25 @@ fn no_endpoint_for_an_estate(connect: &ConnectOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `ops::estate::check_overrides` for a loaded manifest of an estate.
+fn check_estate_overrides(loaded: &Loaded, connect: &ConnectOptions) -> Result<(), String> {
+    crate::ops::estate::check_overrides(
+        &loaded.manifest.target,
+        &loaded.manifest.file,
+        connect.region.as_deref(),
+        connect.profile.as_deref(),
+    )
+}
+
+/// The account a planned manifest of an estate reaches.
+fn account_of(loaded: &Loaded, plan: &crate::plan::Plan, connect: &ConnectOptions) -> String {
+    crate::ops::estate::account_of(
+        &plan.target.endpoint,
+        &loaded.manifest.target,
+        connect.profile.as_deref(),
+    )
+}
+
 /// An error and its causes on one line, each after a colon, as `{:#}` prints them, except that a
 /// cause already said (by a wrapper whose message includes its source) is not said again.
 fn sentence(error: &anyhow::Error) -> String {

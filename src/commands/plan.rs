@@ -82,6 +82,8 @@ pub async fn run(shell: &Shell, args: PlanArgs) -> anyhow::Result<Exit> {
 /// One manifest of an estate, planned. Its live list is dropped as soon as the plan is made:
 /// what is kept grows with the estate's plans, the rest with `--jobs`.
 struct Planned {
+    /// The account it reaches (`ops::estate::account_of`).
+    account: String,
     plan: Plan,
     /// The plan's problems (conflicts, the quota), each with its place: not applicable.
     errors: Vec<String>,
@@ -106,10 +108,12 @@ async fn estate_plan(
     let results: Vec<Result<Planned, String>> =
         ops::estate::for_each(files, args.manifests.jobs.into(), |file| async move {
             let loaded = super::load_in_estate(file).await?;
+            super::check_estate_overrides(&loaded, connect)?;
             let (prepared, unmatched) = ops::plan::prepare_in_estate(&loaded, connect, targets)
                 .await
                 .map_err(|e| super::sentence(&e))?;
             Ok(Planned {
+                account: super::account_of(&loaded, &prepared.plan, connect),
                 errors: super::plan_error_lines(&prepared.errors),
                 plan: prepared.plan,
                 unmatched,
@@ -121,6 +125,14 @@ async fn estate_plan(
         anyhow::bail!(message);
     }
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let mut results = results;
+    let accounts: Vec<Option<String>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|p| p.account.clone()))
+        .collect();
+    for (index, message) in ops::estate::shared_accounts(&names, &accounts) {
+        results[index] = Err(message);
+    }
     let summary = summary(&results);
     let markdown = markdown(&names, &results, &summary.line);
     shell.print(&match args.format {
@@ -184,8 +196,8 @@ fn summary(results: &[Result<Planned, String>]) -> Summary {
     let archive: usize = good.iter().map(|p| p.summary.archive).sum();
     Summary {
         line: format!(
-            "Estate: {} manifests, {create} to create, {update} to update, {archive} to archive, {failed} failed.",
-            results.len()
+            "Estate: {}, {create} to create, {update} to update, {archive} to archive, {failed} failed.",
+            estate::manifests(results.len())
         ),
         json: json!({"manifests": results.len(), "failed": failed, "create": create,
             "update": update, "archive": archive}),

@@ -85,7 +85,8 @@ fn estate_output(shell: &Shell, format: ValidateFormat, checks: Vec<(String, Che
             estate::text(
                 &sections,
                 &format!(
-                    "Estate: {total} manifests, {} valid, {failed} failed.",
+                    "Estate: {}, {} valid, {failed} failed.",
+                    estate::manifests(total),
                     total - failed
                 ),
             )

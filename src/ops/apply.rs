@@ -79,6 +79,31 @@ pub fn locate_manifest(
         let plan_dir = std::fs::canonicalize(plan_path)
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf));
+        // `../x.yaml` from a folder below the plan's may be another file than from the folder
+        // plan ran in: with two candidates, refuse rather than guess.
+        if recorded
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            let mut found: Vec<PathBuf> = plan_dir
+                .iter()
+                .flat_map(|d| d.ancestors())
+                .chain(std::iter::once(cwd.as_path()))
+                .filter_map(|dir| std::fs::canonicalize(dir.join(recorded)).ok())
+                .filter(|candidate| candidate.is_file())
+                .collect();
+            found.sort();
+            found.dedup();
+            if found.len() > 1 {
+                let names: Vec<String> = found.iter().map(|f| f.display().to_string()).collect();
+                bail!(
+                    "{plan} was made from the manifest {recorded}, which could be {}: apply it from the folder `tagrec plan` ran in, or give the manifest with -f",
+                    names.join(" or "),
+                    plan = plan_path.display(),
+                    recorded = recorded.display()
+                );
+            }
+        }
         for dir in plan_dir.iter().flat_map(|d| d.ancestors()) {
             let candidate = dir.join(recorded);
             if candidate.is_file() {
@@ -386,7 +411,14 @@ pub async fn prepare_in_estate(
     deadline: &Deadline,
 ) -> anyhow::Result<(super::plan::Prepared, Vec<super::plan::Unmatched>)> {
     let connection = connect(options, &loaded.manifest).await?;
-    let live = list_live_until(&connection, deadline).await?;
+    // As `plan` does: the client's own attempts, then this manifest fails; one account that does
+    // not answer must not hold up the others until --timeout.
+    let live = tokio::time::timeout_at(
+        tokio::time::Instant::from_std(deadline.at()),
+        super::plan::list_live(&connection),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("{} passed before the list was read", deadline.describe()))??;
     Ok(super::plan::plan_live_in_estate(
         loaded, connection, live, targets,
     ))

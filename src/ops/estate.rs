@@ -34,8 +34,14 @@ pub fn resolve(patterns: &[String]) -> anyhow::Result<Manifests> {
             continue;
         }
         globbed = true;
-        let matches =
-            glob::glob(pattern).with_context(|| format!("-f '{pattern}' is not a valid glob"))?;
+        // As a shell: `*` and `**` do not enter hidden folders (`.github`, `.tagrec`) nor match
+        // hidden files.
+        let options = glob::MatchOptions {
+            require_literal_leading_dot: true,
+            ..glob::MatchOptions::new()
+        };
+        let matches = glob::glob_with(pattern, options)
+            .with_context(|| format!("-f '{pattern}' is not a valid glob"))?;
         let mut found: Vec<PathBuf> = Vec::new();
         for entry in matches {
             let path =
@@ -58,6 +64,80 @@ pub fn resolve(patterns: &[String]) -> anyhow::Result<Manifests> {
         estate: globbed || patterns.len() > 1,
         files,
     })
+}
+
+/// With several manifests, each one's `target` says where it goes: `--region` and `--profile`
+/// (flags or TAGREC_REGION) may fill in what a manifest leaves out, never replace what it says
+/// (a us-east-1 manifest planned against eu-west-1, or dev's against prod's account, would archive
+/// what that account holds).
+pub fn check_overrides(
+    target: &crate::manifest::Target,
+    file: &Path,
+    region: Option<&str>,
+    profile: Option<&str>,
+) -> Result<(), String> {
+    if let (Some(flag), Some(own)) = (region, target.region.as_deref())
+        && flag != own
+    {
+        return Err(format!(
+            "--region {flag} (or TAGREC_REGION) would replace `target.region: {own}` of {}: with several manifests each one's target says where it goes; drop --region",
+            file.display()
+        ));
+    }
+    if let (Some(flag), Some(own)) = (profile, target.profile.as_deref())
+        && flag != own
+    {
+        return Err(format!(
+            "--profile {flag} would replace `target.profile: {own}` of {}: with several manifests each one's target says as whom it goes; drop --profile",
+            file.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The account a manifest reaches, as far as can be told without asking AWS: the endpoint (for a
+/// sandbox, its state file) and, for AWS, the identity that signs there (a role, a profile).
+pub fn account_of(
+    endpoint: &str,
+    target: &crate::manifest::Target,
+    profile: Option<&str>,
+) -> String {
+    if target.sandbox.is_some() {
+        return endpoint.to_string();
+    }
+    let who = match (&target.role_arn, profile.or(target.profile.as_deref())) {
+        (Some(role), _) => format!("role {role}"),
+        (None, Some(profile)) => format!("profile {profile}"),
+        (None, None) => "the same credentials".to_string(),
+    };
+    format!("{endpoint} as {who}")
+}
+
+/// The manifests of a run that reach the same account as another (`accounts[i]`, None for one
+/// that failed already): each would plan to archive (with `prune`) or create again what the other
+/// declares. Returns each such manifest's index with the error naming the others.
+pub fn shared_accounts(names: &[String], accounts: &[Option<String>]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (index, account) in accounts.iter().enumerate() {
+        let Some(account) = account else { continue };
+        let others: Vec<&str> = accounts
+            .iter()
+            .enumerate()
+            .filter(|(other, a)| *other != index && a.as_ref() == Some(account))
+            .map(|(other, _)| names[other].as_str())
+            .collect();
+        if !others.is_empty() {
+            out.push((
+                index,
+                format!(
+                    "{} reaches the same account as {} ({account}): each would archive or create again what the other declares; declare that account's projects in one manifest, or give each manifest its own target",
+                    names[index],
+                    others.join(", ")
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// Runs `each` on every manifest, at most `jobs` at once, and returns the results in the
@@ -83,17 +163,59 @@ where
 /// manifest itself, its policy (and the files its `$ref`s name), its sandbox seed and costs file.
 /// A manifest that cannot be read is kept: it should fail loudly, not be skipped.
 pub fn changed_since(files: &[PathBuf], reference: &str) -> anyhow::Result<Vec<PathBuf>> {
+    if reference.trim().is_empty() || reference.starts_with('-') {
+        bail!("--changed-since needs a git reference (a branch, tag or commit), e.g. origin/main");
+    }
     let top = git(&["rev-parse", "--show-toplevel"], Path::new("."))
         .context("--changed-since needs a git repository")?;
     let top = PathBuf::from(top.trim());
-    let base = git(&["merge-base", reference, "HEAD"], Path::new(".")).with_context(|| {
-        format!("--changed-since {reference}: no common ancestor of {reference} and HEAD (fetch it first, e.g. `git fetch origin {reference}`)")
+    let commit = format!("{reference}^{{commit}}");
+    if git(
+        &["rev-parse", "--verify", "--quiet", &commit],
+        Path::new("."),
+    )
+    .is_err()
+    {
+        // `origin/main` is fetched as `git fetch origin main`.
+        let fetch = match reference.split_once('/') {
+            Some((remote, branch)) => format!("git fetch {remote} {branch}"),
+            None => format!("git fetch origin {reference}"),
+        };
+        bail!(
+            "--changed-since {reference}: no such commit here: fetch it first (`{fetch}`; in CI, check out with fetch-depth: 0)"
+        );
+    }
+    let base = git(&["merge-base", reference, "HEAD"], Path::new(".")).map_err(|_| {
+        anyhow::anyhow!(
+            "--changed-since {reference}: {reference} and HEAD share no history (no merge base): compare with a commit of this branch's history"
+        )
     })?;
-    let changed = git(&["diff", "--name-only", base.trim()], &top)?;
-    let untracked = git(&["ls-files", "--others", "--exclude-standard"], &top)?;
+    // Paths exactly as they are (no quoting of non-ASCII names), NUL-separated.
+    let changed = git(
+        &[
+            "-c",
+            "core.quotePath=false",
+            "diff",
+            "--name-only",
+            "-z",
+            base.trim(),
+        ],
+        &top,
+    )?;
+    let untracked = git(
+        &[
+            "-c",
+            "core.quotePath=false",
+            "ls-files",
+            "-z",
+            "--others",
+            "--exclude-standard",
+        ],
+        &top,
+    )?;
     let changed: BTreeSet<PathBuf> = changed
-        .lines()
-        .chain(untracked.lines())
+        .split('\0')
+        .chain(untracked.split('\0'))
         .filter(|l| !l.is_empty())
         .map(|l| lexical(&top.join(l)))
         .collect();

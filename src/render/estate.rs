@@ -34,6 +34,15 @@ pub fn github_matrix(files: &[PathBuf]) -> String {
     format!("{}\n", json!({"include": include}))
 }
 
+/// `1 manifest`, `3 manifests`: the count an estate's summary line starts with.
+pub fn manifests(count: usize) -> String {
+    if count == 1 {
+        "1 manifest".to_string()
+    } else {
+        format!("{count} manifests")
+    }
+}
+
 /// One manifest's part of an estate's text: its file, its target when known, and its result.
 pub struct Section {
     pub manifest: String,

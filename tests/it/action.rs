@@ -823,7 +823,7 @@ fn the_estate_workflow_plans_the_changed_manifests_in_one_comment() {
     let report = run.report();
     assert!(
         report.starts_with(
-            "### tagrec plan\n\n**Estate: 1 manifests, 1 to create, 0 to update, 0 to archive, 0 failed.**"
+            "### tagrec plan\n\n**Estate: 1 manifest, 1 to create, 0 to update, 0 to archive, 0 failed.**"
         ),
         "{report}"
     );

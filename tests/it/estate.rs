@@ -224,9 +224,137 @@ fn changed_since_outside_git_or_with_an_unknown_ref_says_why() {
         .unwrap();
     assert_exit(&output, 1);
     assert!(
-        stderr(&output).contains("--changed-since origin/main"),
+        stderr(&output).contains(
+            "--changed-since origin/main: no such commit here: fetch it first (`git fetch origin main`; in CI, check out with fetch-depth: 0)"
+        ),
         "{}",
         stderr(&output)
+    );
+    // An option is no reference: never handed to git as one.
+    let output = ws
+        .tagrec(&["manifests", "--changed-since=-h"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--changed-since needs a git reference"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn changed_since_sees_a_path_in_any_script_and_globs_skip_hidden_folders() {
+    let ws = Workspace::new();
+    let manifest = "version: 1\ntarget: {sandbox: {state: .tagrec/s.json}}\nprojects: []\n";
+    ws.write("accounts/équipe/us-east-1.yaml", manifest);
+    ws.write("accounts/ops/us-east-1.yaml", manifest);
+    ws.write(".github/workflows/ci.yaml", "on: push\n");
+    ws.write("accounts/ops/.tagrec/old.yaml", manifest);
+    git(ws.root(), &["init", "-q", "-b", "main"]);
+    git(ws.root(), &["add", "-A"]);
+    git(ws.root(), &["commit", "-q", "-m", "estate"]);
+    git(ws.root(), &["checkout", "-q", "-b", "change"]);
+    ws.write(
+        "accounts/équipe/us-east-1.yaml",
+        &format!("{manifest}# changed\n"),
+    );
+    let output = ws
+        .tagrec(&["manifests", "-f", "**/*.yaml", "--changed-since", "main"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "accounts/équipe/us-east-1.yaml\n");
+    let output = ws
+        .tagrec(&["manifests", "-f", "**/*.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&output),
+        "accounts/ops/us-east-1.yaml\naccounts/équipe/us-east-1.yaml\n",
+        "no .github or .tagrec file"
+    );
+}
+
+#[test]
+fn two_manifests_on_one_account_are_refused_and_nothing_is_written() {
+    let ws = Workspace::new();
+    for name in ["a", "b"] {
+        ws.write(
+            &format!("accounts/{name}.yaml"),
+            &format!(
+                "version: 1\ntarget: {{sandbox: {{state: .tagrec/shared.json}}}}\nowner: platform/x\nprune: true\nprojects:\n  - name: Only-{name}\n"
+            ),
+        );
+    }
+    ws.write(
+        "accounts/c.yaml",
+        "version: 1\ntarget: {sandbox: {state: .tagrec/own.json}}\nprojects:\n  - name: Own\n",
+    );
+    let plan = run(&ws, &["plan", "-f", "accounts/*.yaml"]);
+    assert_exit(&plan, 1);
+    assert!(
+        stdout(&plan).contains(
+            "error: accounts/a.yaml reaches the same account as accounts/b.yaml (sandbox:accounts/.tagrec/shared.json): each would archive or create again what the other declares"
+        ),
+        "{}",
+        both(&plan)
+    );
+    let apply = run(
+        &ws,
+        &[
+            "apply",
+            "-f",
+            "accounts/*.yaml",
+            "--auto-approve",
+            "--allow-archive",
+        ],
+    );
+    assert_exit(&apply, 1);
+    assert!(
+        !ws.path("accounts/.tagrec/shared.json").exists(),
+        "nothing written there"
+    );
+    assert!(
+        ws.read("accounts/.tagrec/own.json").contains("\"Own\""),
+        "the others applied"
+    );
+}
+
+#[test]
+fn region_and_profile_fill_in_a_target_but_never_replace_it() {
+    let ws = Workspace::new();
+    ws.write(
+        "acc/us-east-1.yaml",
+        "version: 1\ntarget: {region: us-east-1}\nprojects: []\n",
+    );
+    ws.write(
+        "acc/dev.yaml",
+        "version: 1\ntarget: {region: eu-west-1, profile: dev}\nprojects: []\n",
+    );
+    let output = run(
+        &ws,
+        &[
+            "plan",
+            "-f",
+            "acc/*.yaml",
+            "--region",
+            "eu-west-1",
+            "--profile",
+            "prod",
+        ],
+    );
+    assert_exit(&output, 1);
+    let text = stdout(&output);
+    assert!(
+        text.contains("error: --region eu-west-1 (or TAGREC_REGION) would replace `target.region: us-east-1` of acc/us-east-1.yaml"),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        text.contains("error: --profile prod would replace `target.profile: dev` of acc/dev.yaml"),
+        "{}",
+        both(&output)
     );
 }
 
@@ -886,7 +1014,7 @@ fn changed_since_plans_only_what_the_branch_touched() {
     assert!(!text.contains("accounts/a/"), "{text}");
     assert!(
         text.trim_end()
-            .ends_with("Estate: 1 manifests, 2 to create, 0 to update, 0 to archive, 0 failed."),
+            .ends_with("Estate: 1 manifest, 2 to create, 0 to update, 0 to archive, 0 failed."),
         "{text}"
     );
 }
@@ -958,7 +1086,7 @@ fn apply_applies_every_account_and_plans_nothing_afterwards() {
     let json: Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(
         json["summary"],
-        json!({"manifests": 3, "failed": 0, "changes": {"done": 0, "failed": 0, "skipped": 0}})
+        json!({"manifests": 3, "failed": 0, "interrupted": 0, "changes": {"done": 0, "failed": 0, "skipped": 0}})
     );
     assert_eq!(
         by_manifest(&json, "accounts/dev/us-east-1.yaml")["apply"]["results"],
@@ -1181,6 +1309,7 @@ fn the_first_ctrl_c_stops_new_changes_in_every_manifest() {
         out.contains("Apply interrupted: 0 done, 0 failed, 20 skipped."),
         "{out}"
     );
+    assert!(out.contains(", 2 interrupted."), "both manifests counted as stopped: {out}");
 }
 
 #[test]
@@ -1228,4 +1357,81 @@ fn output_env_names_each_manifest_and_id_when_several_declare_the_project() {
         stdout(&output),
         "OPENAI_PROJECT_ID=proj_dupb0000000000000001\nOPENAI_BASE_URL='sandbox:accounts/b b/.tagrec/state.json'\n"
     );
+}
+
+#[test]
+fn apply_over_an_estate_does_not_wait_for_an_account_that_does_not_answer() {
+    // Before, listing an estate's manifest was retried until --timeout (10 minutes by default):
+    // now it gets the client's attempts, as `plan`, and the other manifests go on.
+    let ws = Workspace::new();
+    ws.write(
+        "acc/down.yaml",
+        &emulated_manifest("http://127.0.0.1:9/v1", "  - {name: A, tags: {Team: a}}\n"),
+    );
+    sandboxed(
+        &ws,
+        "acc/up/us-east-1.yaml",
+        json!([]),
+        "  - {name: Up, tags: {Team: u}}\n",
+    );
+    let output = run(
+        &ws,
+        &[
+            "apply",
+            "-f",
+            "acc/down.yaml",
+            "-f",
+            "acc/up/us-east-1.yaml",
+            "--auto-approve",
+        ],
+    );
+    assert_exit(&output, 1);
+    assert!(
+        both(&output).contains("127.0.0.1:9") && !both(&output).contains("--timeout"),
+        "{}",
+        both(&output)
+    );
+    assert!(ws.read("acc/up/.tagrec/state.json").contains("\"Up\""));
+}
+
+#[test]
+fn apply_dir_refuses_a_plan_whose_manifest_path_could_be_two_files() {
+    let ws = Workspace::new();
+    let manifest = |name: &str| {
+        format!(
+            "version: 1\ntarget: {{sandbox: {{state: .tagrec/s.json}}}}\nowner: o\nprojects:\n  - name: {name}\n"
+        )
+    };
+    ws.write("x.yaml", &manifest("Outer"));
+    ws.write("work/x.yaml", &manifest("Inner"));
+    let work = ws.path("work");
+    let plan = ws
+        .tagrec(&[
+            "plan",
+            "-f",
+            "../x.yaml",
+            "-f",
+            "x.yaml",
+            "--out",
+            "plans",
+            "-q",
+        ])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert_exit(&plan, 0);
+    let apply = ws
+        .tagrec(&["apply", "plans", "--auto-approve"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert_exit(&apply, 1);
+    assert!(
+        both(&apply).contains("was made from the manifest ../x.yaml, which could be"),
+        "{}",
+        both(&apply)
+    );
+    // The other plan is applied; "Outer" is never created in the wrong account.
+    assert!(ws.read("work/.tagrec/s.json").contains("\"Inner\""));
+    assert!(!ws.read("work/.tagrec/s.json").contains("\"Outer\""));
 }
