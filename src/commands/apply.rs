@@ -248,7 +248,10 @@ async fn estate(shell: &Shell, args: &ApplyArgs, files: &[PathBuf]) -> anyhow::R
         ApplyFormat::Text => shell.print(&plans),
         ApplyFormat::Json => shell.eprint(&plans),
     }
-    report_failures(shell, &names, &results);
+    // The text report says each failure in its manifest's section; beside JSON, stderr does.
+    if args.format == ApplyFormat::Json {
+        report_failures(shell, &names, &results);
+    }
     let skipped = archive_notices(shell, &names, &results, args.allow_archive);
     if skipped > 0 {
         shell.status("To archive too, add --allow-archive.");
@@ -334,7 +337,10 @@ async fn saved_estate(shell: &Shell, args: &ApplyArgs, dir: &Path) -> anyhow::Re
     for (index, message) in ops::estate::shared_accounts(&names, &accounts) {
         results[index] = Err(message);
     }
-    report_failures(shell, &names, &results);
+    // The text report says each failure in its manifest's section; beside JSON, stderr does.
+    if args.format == ApplyFormat::Json {
+        report_failures(shell, &names, &results);
+    }
     let skipped = archive_notices(shell, &names, &results, args.allow_archive);
     let again = (skipped > 0).then(|| {
         format!(
@@ -467,6 +473,12 @@ async fn apply_all(
                 .iter()
                 .zip(&finished)
                 .map(|(name, f)| match f {
+                    // Said in full in the plans above; a saved plan's failure is said here.
+                    Finished::Failed(_) if after_plans => Section {
+                        manifest: name.clone(),
+                        target: None,
+                        body: "not applied: its plan failed (above)\n".to_string(),
+                    },
                     Finished::Failed(error) => Section {
                         manifest: name.clone(),
                         target: None,

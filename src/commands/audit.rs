@@ -133,10 +133,15 @@ pub async fn run(shell: &Shell, args: AuditArgs) -> anyhow::Result<Exit> {
             render::plan::MARKDOWN_LIMIT,
         ),
     });
-    if failed > 0 {
+    // The text report says each failure in its section; beside the other forms, stderr does.
+    if failed > 0 && args.format != AuditFormat::Text {
         for (file, result) in files.iter().zip(&results) {
             if let Err(error) = result {
-                shell.error(format!("{file}: {error}"));
+                if error.contains(file.as_str()) {
+                    shell.error(error);
+                } else {
+                    shell.error(format!("{file}: {error}"));
+                }
             }
         }
     }

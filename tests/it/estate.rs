@@ -1175,6 +1175,32 @@ fn apply_skips_a_manifest_whose_plan_failed_and_applies_the_others() {
     assert_exit(&output, 1);
     let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(json["summary"]["manifests"], 4);
+    // In text, the failure is said once, in the twins' plan; its result section points there.
+    let text = run(
+        &ws,
+        &[
+            "apply",
+            "-f",
+            "accounts/twins/*.yaml",
+            "-f",
+            "accounts/dev/*.yaml",
+            "--auto-approve",
+        ],
+    );
+    assert_exit(&text, 1);
+    assert_eq!(
+        both(&text).matches("2 active projects are named").count(),
+        1,
+        "{}",
+        both(&text)
+    );
+    assert!(
+        stdout(&text).contains(
+            "== accounts/twins/us-east-1.yaml ==\nnot applied: its plan failed (above)\n"
+        ),
+        "{}",
+        both(&text)
+    );
     assert_eq!(json["summary"]["failed"], 1);
     assert_eq!(json["summary"]["changes"]["done"], 4);
     let twin = by_manifest(&json, "accounts/twins/us-east-1.yaml");
@@ -1309,7 +1335,10 @@ fn the_first_ctrl_c_stops_new_changes_in_every_manifest() {
         out.contains("Apply interrupted: 0 done, 0 failed, 20 skipped."),
         "{out}"
     );
-    assert!(out.contains(", 2 interrupted."), "both manifests counted as stopped: {out}");
+    assert!(
+        out.contains(", 2 interrupted."),
+        "both manifests counted as stopped: {out}"
+    );
 }
 
 #[test]
