@@ -274,11 +274,18 @@ fn markdown(names: &[String], results: &[Result<Planned, String>], summary: &str
             },
         })
         .collect();
-    // The headings and one-liners first; what is left is shared by the sections with a body.
-    let fixed: usize = sections
+    // The headings and one-liners first (at most their room); what is left is shared by the
+    // sections with a body.
+    let line = |s: &MarkdownSection| {
+        s.manifest.len() + s.target.as_deref().map_or(0, str::len) + s.headline.len() + 20
+    };
+    let quiet: usize = sections.iter().filter(|s| s.body.is_none()).map(line).sum();
+    let fixed = sections
         .iter()
-        .map(|s| s.manifest.len() + s.target.as_deref().map_or(0, str::len) + s.headline.len() + 20)
-        .sum();
+        .filter(|s| s.body.is_some())
+        .map(line)
+        .sum::<usize>()
+        + quiet.min(estate::QUIET_ROOM);
     let bodies = sections.iter().filter(|s| s.body.is_some()).count();
     let share = estate::markdown_share(fixed, bodies, render::plan::MARKDOWN_LIMIT);
     for (section, result) in sections.iter_mut().zip(results) {

@@ -174,8 +174,13 @@ pub fn markdown_share(fixed: usize, bodies: usize, limit: usize) -> usize {
     room / bodies.max(1) * 9 / 10
 }
 
+/// The room an estate's comment gives the manifests with nothing to show, a line each; past it,
+/// they are counted, so that hundreds of quiet accounts leave room for the one with changes.
+pub const QUIET_ROOM: usize = 8_000;
+
 /// One comment for the whole estate: a section per manifest that has something to show, one line
-/// for each that has not, within `limit` characters (what does not fit is named).
+/// for each that has not (as many as `QUIET_ROOM` holds, the rest counted), within `limit`
+/// characters (a section that does not fit is named with its headline).
 pub fn markdown(title: &str, summary: &str, sections: &[MarkdownSection], limit: usize) -> String {
     let name = |s: &MarkdownSection| match &s.target {
         Some(target) => format!(
@@ -185,26 +190,37 @@ pub fn markdown(title: &str, summary: &str, sections: &[MarkdownSection], limit:
         ),
         None => format!("`{}`", crate::render::markdown_text(&s.manifest)),
     };
-    let mut out = format!("### {title}\n\n**{summary}**\n\n");
     let mut quiet = String::new();
-    let mut cut = Vec::new();
+    let mut uncounted = 0;
+    for section in sections.iter().filter(|s| s.body.is_none()) {
+        let line = format!("- {}: {}\n", name(section), section.headline);
+        if uncounted == 0 && quiet.len() + line.len() <= QUIET_ROOM {
+            quiet.push_str(&line);
+        } else {
+            uncounted += 1;
+        }
+    }
+    if uncounted > 0 {
+        quiet.push_str(&format!(
+            "- and {uncounted} more manifest{} with nothing to show (see the job log)\n",
+            if uncounted == 1 { "" } else { "s" }
+        ));
+    }
+    let mut out = format!("### {title}\n\n**{summary}**\n\n");
+    let mut cut: Vec<String> = Vec::new();
     for section in sections {
-        match &section.body {
-            None => quiet.push_str(&format!("- {}: {}\n", name(section), section.headline)),
-            Some(body) => {
-                let part = format!(
-                    "#### {}\n\n{}\n\n{}\n\n",
-                    name(section),
-                    section.headline,
-                    body
-                );
-                // Room is kept for the one-line manifests and the note on what was cut.
-                if out.len() + part.len() + quiet.len() + MARKDOWN_RESERVE > limit {
-                    cut.push(section.manifest.clone());
-                } else {
-                    out.push_str(&part);
-                }
-            }
+        let Some(body) = &section.body else { continue };
+        let part = format!(
+            "#### {}\n\n{}\n\n{}\n\n",
+            name(section),
+            section.headline,
+            body
+        );
+        // Room is kept for the one-line manifests and the note on what was cut.
+        if out.len() + part.len() + quiet.len() + MARKDOWN_RESERVE > limit {
+            cut.push(format!("`{}` ({})", section.manifest, section.headline));
+        } else {
+            out.push_str(&part);
         }
     }
     if !quiet.is_empty() {
@@ -212,12 +228,11 @@ pub fn markdown(title: &str, summary: &str, sections: &[MarkdownSection], limit:
         out.push('\n');
     }
     if !cut.is_empty() {
-        let names: Vec<String> = cut.iter().map(|m| format!("`{m}`")).collect();
         let mut note = format!(
-            "_Cut to stay within {limit} characters: the details of {} manifest{} ({}); see the job log._\n",
+            "_Cut to stay within {limit} characters: the details of {} manifest{}: {}; see the job log._\n",
             cut.len(),
             if cut.len() == 1 { "" } else { "s" },
-            names.join(", ")
+            cut.join(", ")
         );
         if out.len() + note.len() > limit {
             note = format!(
@@ -282,5 +297,64 @@ mod tests {
                 + "\n";
             assert_eq!(json("plan", entries, summary), expected);
         }
+    }
+
+    #[test]
+    fn hundreds_of_quiet_manifests_are_counted_and_leave_room_for_the_one_with_changes() {
+        let mut sections: Vec<MarkdownSection> = (0..700)
+            .map(|i| MarkdownSection {
+                manifest: format!("accounts/account-{i:03}-production-payments/us-east-1.yaml"),
+                target: Some("sandbox:accounts/.tagrec/s.json".into()),
+                headline: "No changes.".into(),
+                body: None,
+            })
+            .collect();
+        sections.push(MarkdownSection {
+            manifest: "accounts/busy/us-east-1.yaml".into(),
+            target: None,
+            headline: "Plan: 1 to create.".into(),
+            body: Some("+ create New".into()),
+        });
+        let out = markdown("tagrec plan", "Estate: 701 manifests", &sections, 65_000);
+        assert!(
+            out.len() < 65_000 && out.len() < QUIET_ROOM + 2_000,
+            "{}",
+            out.len()
+        );
+        assert!(
+            out.contains(
+                "#### `accounts/busy/us-east-1.yaml`\n\nPlan: 1 to create.\n\n+ create New"
+            )
+        );
+        let shown = out.matches(": No changes.").count();
+        assert!(shown > 10, "{shown}");
+        assert!(
+            out.contains(&format!(
+                "- and {} more manifests with nothing to show",
+                700 - shown
+            )),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_section_that_does_not_fit_is_named_with_its_headline() {
+        let sections: Vec<MarkdownSection> = ["a", "b"]
+            .iter()
+            .map(|name| MarkdownSection {
+                manifest: format!("{name}.yaml"),
+                target: None,
+                headline: format!("Compliance: 0 of 299 projects in {name}."),
+                body: Some("x".repeat(4_000)),
+            })
+            .collect();
+        let out = markdown("tagrec audit", "Estate", &sections, 7_000);
+        assert!(out.len() <= 7_000, "{}", out.len());
+        assert!(
+            out.contains(
+                "the details of 1 manifest: `b.yaml` (Compliance: 0 of 299 projects in b.)"
+            ),
+            "{out}"
+        );
     }
 }
