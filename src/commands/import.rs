@@ -17,6 +17,12 @@ pub async fn run(shell: &Shell, args: ImportArgs) -> anyhow::Result<Exit> {
     ops::import::check_out(&options)?;
     // The target comes from an existing manifest when there is one; a first import has none and
     // takes it from --endpoint / TAGREC_ENDPOINT and AWS_REGION.
+    if !args.manifest.exists() && args.manifest.to_string_lossy().contains(['*', '?', '[']) {
+        anyhow::bail!(
+            "no file is named {}: import reads one manifest, not a pattern; name one with -f",
+            args.manifest.display()
+        );
+    }
     let manifest = if args.manifest.exists() {
         match super::load(shell, &args.manifest) {
             Some(loaded) => loaded.manifest,

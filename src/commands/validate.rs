@@ -61,7 +61,11 @@ fn verdict(file: &str, checked: &Checked) -> String {
     let errors = checked.error_count();
     if errors > 0 {
         let s = if errors == 1 { "" } else { "s" };
-        format!("{errors} error{s} in {file}")
+        if file.is_empty() {
+            format!("{errors} error{s}")
+        } else {
+            format!("{errors} error{s} in {file}")
+        }
     } else {
         let projects = checked.manifest.as_ref().map_or(0, |m| m.projects.len());
         let s = if projects == 1 { "" } else { "s" };

@@ -191,6 +191,20 @@ fn read(path: &Path, name: &str, out: &mut Vec<Diagnostic>) -> Option<SourceText
 /// that exists, when there are; those with the same file name first.
 fn not_found(path: &Path, name: &str) -> Diagnostic {
     const SHOWN: usize = 5;
+    if name.is_empty() {
+        return Diagnostic::error(Rule::File, "-f names no file (an empty path)")
+            .help("give the manifest's path, e.g. `-f projects.yaml`");
+    }
+    if name.contains(['*', '?', '[']) {
+        return Diagnostic::error(
+            Rule::File,
+            format!("no file is named {name}: this command reads one manifest, not a pattern"),
+        )
+        .help("name one manifest with -f; validate, plan, apply, audit and output take a quoted glob of several");
+    }
+    // Without -f, tagrec looked for projects.yaml: the manifests nearby are suggestions. With
+    // -f, the path given is wrong: the same list helps to correct it.
+    let given = path != Path::new("projects.yaml");
     let folder = path
         .ancestors()
         .skip(1)
@@ -200,6 +214,10 @@ fn not_found(path: &Path, name: &str) -> Diagnostic {
         .unwrap_or(Path::new(""));
     let mut found = manifests_below(folder);
     found.sort_by_key(|candidate| candidate.file_name() != path.file_name());
+    if found.is_empty() && given {
+        return Diagnostic::error(Rule::File, format!("no file {name}"))
+            .help("check the path given with -f");
+    }
     if found.is_empty() {
         return Diagnostic::error(Rule::File, format!("no {name} here")).help(
             "run tagrec in the folder of the manifest, name it with `-f FILE`, or write a starter manifest with `tagrec init`",
@@ -212,6 +230,13 @@ fn not_found(path: &Path, name: &str) -> Diagnostic {
         .collect();
     if found.len() > SHOWN {
         list.push(format!("and {} more", found.len() - SHOWN));
+    }
+    if given {
+        return Diagnostic::error(
+            Rule::File,
+            format!("no file {name}; manifests nearby: {}", list.join(", ")),
+        )
+        .help("check the path given with -f");
     }
     Diagnostic::error(
         Rule::File,

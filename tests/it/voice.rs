@@ -559,13 +559,43 @@ fn without_a_manifest_here_the_manifests_below_are_named() {
     assert_exit(&output, 1);
     assert!(
         both(&output).contains(
-            "no accounts/qa/us-east-1.yaml here; manifests below: accounts/dev/us-east-1.yaml, accounts/dev/eu-west-1.yaml (use -f)\n"
+            "error[file]: no file accounts/qa/us-east-1.yaml; manifests nearby: accounts/dev/us-east-1.yaml, accounts/dev/eu-west-1.yaml\n"
         ),
         "{}",
         both(&output)
     );
     assert!(
-        both(&output).contains("e.g. `-f accounts/dev/us-east-1.yaml`"),
+        both(&output).contains("= help: check the path given with -f"),
+        "{}",
+        both(&output)
+    );
+    // A pattern where one manifest is read, and an empty path.
+    let output = ws
+        .tagrec(&[
+            "import",
+            "-f",
+            "accounts/*.yaml",
+            "--out",
+            "-",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        both(&output)
+            .contains("no file is named accounts/*.yaml: import reads one manifest, not a pattern"),
+        "{}",
+        both(&output)
+    );
+    let output = ws
+        .tagrec(&["validate", "-f", "", "--color", "never"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        both(&output).contains("-f names no file (an empty path)"),
         "{}",
         both(&output)
     );
