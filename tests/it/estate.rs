@@ -1464,3 +1464,32 @@ fn apply_dir_refuses_a_plan_whose_manifest_path_could_be_two_files() {
     assert!(ws.read("work/.tagrec/s.json").contains("\"Inner\""));
     assert!(!ws.read("work/.tagrec/s.json").contains("\"Outer\""));
 }
+
+#[test]
+fn a_matrix_larger_than_github_runs_is_said_on_stderr() {
+    let ws = Workspace::new();
+    for i in 0..257 {
+        ws.write(
+            &format!("accounts/a{i:03}.yaml"),
+            "version: 1\nprojects: []\n",
+        );
+    }
+    let output = run(
+        &ws,
+        &[
+            "manifests",
+            "-f",
+            "accounts/*.yaml",
+            "--format",
+            "github-matrix",
+        ],
+    );
+    assert_exit(&output, 0);
+    let matrix: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(matrix["include"].as_array().unwrap().len(), 257);
+    assert!(
+        stderr(&output).contains("257 manifests: GitHub runs at most 256 jobs from one matrix"),
+        "{}",
+        stderr(&output)
+    );
+}
