@@ -367,12 +367,12 @@ fn missing_manifest() {
     let run = tagrec(dir.path(), &["validate", "-f", "nope.yaml"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stdout.contains("error[file]: no nope.yaml here\n"),
+        run.stdout.contains("error[file]: no file nope.yaml\n"),
         "{}",
         run.stdout
     );
     assert!(
-        run.stdout.contains("-f FILE"),
+        run.stdout.contains("check the path given with -f"),
         "says what to do: {}",
         run.stdout
     );
