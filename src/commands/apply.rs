@@ -236,13 +236,7 @@ async fn estate(shell: &Shell, args: &ApplyArgs, files: &[PathBuf]) -> anyhow::R
     }
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let mut results = results;
-    let accounts: Vec<Option<String>> = results
-        .iter()
-        .map(|r| r.as_ref().ok().map(|c| c.account.clone()))
-        .collect();
-    for (index, message) in ops::estate::shared_accounts(&names, &accounts) {
-        results[index] = Err(message);
-    }
+    ops::estate::refuse_shared_accounts(&names, &mut results, |planned| &planned.account);
     let plans = plans_text(&names, &results);
     match args.format {
         ApplyFormat::Text => shell.print(&plans),
@@ -330,13 +324,7 @@ async fn saved_estate(shell: &Shell, args: &ApplyArgs, dir: &Path) -> anyhow::Re
         .await;
     let (names, mut results): (Vec<String>, Vec<Result<Candidate, String>>) =
         results.into_iter().unzip();
-    let accounts: Vec<Option<String>> = results
-        .iter()
-        .map(|r| r.as_ref().ok().map(|c| c.account.clone()))
-        .collect();
-    for (index, message) in ops::estate::shared_accounts(&names, &accounts) {
-        results[index] = Err(message);
-    }
+    ops::estate::refuse_shared_accounts(&names, &mut results, |planned| &planned.account);
     // The text report says each failure in its manifest's section; beside JSON, stderr does.
     if args.format == ApplyFormat::Json {
         report_failures(shell, &names, &results);

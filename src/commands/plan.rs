@@ -126,13 +126,7 @@ async fn estate_plan(
     }
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let mut results = results;
-    let accounts: Vec<Option<String>> = results
-        .iter()
-        .map(|r| r.as_ref().ok().map(|p| p.account.clone()))
-        .collect();
-    for (index, message) in ops::estate::shared_accounts(&names, &accounts) {
-        results[index] = Err(message);
-    }
+    ops::estate::refuse_shared_accounts(&names, &mut results, |planned| &planned.account);
     let summary = summary(&results);
     let markdown = markdown(&names, &results, &summary.line);
     shell.print(&match args.format {

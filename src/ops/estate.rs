@@ -140,6 +140,22 @@ pub fn shared_accounts(names: &[String], accounts: &[Option<String>]) -> Vec<(us
     out
 }
 
+/// Turns into errors the results of manifests that reach the same account as another
+/// (`shared_accounts`), `account` giving each planned one's.
+pub fn refuse_shared_accounts<T>(
+    names: &[String],
+    results: &mut [Result<T, String>],
+    account: impl Fn(&T) -> &str,
+) {
+    let accounts: Vec<Option<String>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|t| account(t).to_string()))
+        .collect();
+    for (index, message) in shared_accounts(names, &accounts) {
+        results[index] = Err(message);
+    }
+}
+
 /// Runs `each` on every manifest, at most `jobs` at once, and returns the results in the
 /// manifests' order. A manifest starts as soon as any running one finishes (not when the oldest
 /// does: one slow account does not hold the others' places). What one manifest needs (its live
