@@ -44,7 +44,7 @@ pub async fn run(shell: &Shell, args: ApplyArgs) -> anyhow::Result<Exit> {
         changed_since: args.changed_since.clone(),
         jobs: args.jobs,
     };
-    let selected = super::select(&manifests)?;
+    let selected = super::select(shell, &manifests)?;
     if selected.estate {
         return estate(shell, &args, &selected.files).await;
     }

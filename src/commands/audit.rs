@@ -12,7 +12,7 @@ use crate::render::estate::{self, Entry, MarkdownSection, Section};
 use crate::shell::{Exit, Shell};
 
 pub async fn run(shell: &Shell, args: AuditArgs) -> anyhow::Result<Exit> {
-    let selected = super::select(&args.manifests)?;
+    let selected = super::select(shell, &args.manifests)?;
     let connect = super::connect_options(&args.target);
     if !selected.estate {
         let Some(file) = selected.files.first() else {

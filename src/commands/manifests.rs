@@ -9,7 +9,7 @@ use crate::shell::{Exit, Shell};
 const GITHUB_MATRIX_LIMIT: usize = 256;
 
 pub fn run(shell: &Shell, args: ManifestsListArgs) -> anyhow::Result<Exit> {
-    let selected = super::select(&args.manifests)?;
+    let selected = super::select(shell, &args.manifests)?;
     if args.format == ManifestsFormat::GithubMatrix && selected.files.len() > GITHUB_MATRIX_LIMIT {
         shell.warn(format!(
             "{} manifests: GitHub runs at most {GITHUB_MATRIX_LIMIT} jobs from one matrix and refuses the workflow above that; plan them in one job (`tagrec plan -f … --jobs N`), or split the matrix",

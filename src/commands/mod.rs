@@ -174,7 +174,7 @@ async fn load_in_estate(file: std::path::PathBuf) -> Result<Loaded, String> {
 /// Every manifest `-f` selects, loaded; `None` after printing the problems of those that do not
 /// load (a command over the union of them cannot go on without all).
 fn load_all(shell: &Shell, args: &ManifestsArgs) -> anyhow::Result<Option<Vec<Loaded>>> {
-    let selected = select(args)?;
+    let selected = select(shell, args)?;
     let mut loaded = Vec::with_capacity(selected.files.len());
     let mut failed = false;
     for file in &selected.files {
@@ -206,10 +206,17 @@ fn ask(shell: &Shell, question: &str, auto_approve: bool) -> anyhow::Result<bool
 }
 
 /// The manifests `-f` names (globs expanded), narrowed by `--changed-since`.
-fn select(args: &ManifestsArgs) -> anyhow::Result<Manifests> {
+fn select(shell: &Shell, args: &ManifestsArgs) -> anyhow::Result<Manifests> {
     let mut selected = estate::resolve(&args.manifests)?;
     if let Some(reference) = &args.changed_since {
-        selected.files = estate::changed_since(&selected.files, reference)?;
+        let (files, deleted) = estate::changes_since(&selected.files, &args.manifests, reference)?;
+        for file in deleted {
+            shell.warn(format!(
+                "{} was deleted since {reference}: no run looks at its account any more, and its projects stay as they are (archive them first, or keep the manifest with `prune: true` and no projects)",
+                file.display()
+            ));
+        }
+        selected.files = files;
         selected.estate = true;
     }
     Ok(selected)

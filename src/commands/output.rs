@@ -21,7 +21,7 @@ pub async fn run(shell: &Shell, args: OutputArgs) -> anyhow::Result<Exit> {
         }
         _ => {}
     }
-    let selected = super::select(&args.manifests)?;
+    let selected = super::select(shell, &args.manifests)?;
     let connect = super::connect_options(&args.target);
     if selected.estate {
         super::no_endpoint_for_an_estate(&connect)?;

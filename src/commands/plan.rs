@@ -17,7 +17,7 @@ use crate::render::estate::{self, Entry, MarkdownSection, Section};
 use crate::shell::{Exit, Shell};
 
 pub async fn run(shell: &Shell, args: PlanArgs) -> anyhow::Result<Exit> {
-    let selected = super::select(&args.manifests)?;
+    let selected = super::select(shell, &args.manifests)?;
     let connect = super::connect_options(&args.target);
     if selected.estate {
         return estate_plan(shell, &args, &selected.files, &connect).await;

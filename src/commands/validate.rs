@@ -13,7 +13,7 @@ use crate::shell::{Exit, Shell};
 use crate::source::Sources;
 
 pub fn run(shell: &Shell, args: ValidateArgs) -> anyhow::Result<Exit> {
-    let selected = super::select(&args.manifests)?;
+    let selected = super::select(shell, &args.manifests)?;
     let checks: Vec<(String, Checked)> = selected
         .files
         .iter()

@@ -178,7 +178,13 @@ where
 /// The manifests whose inputs changed between `git merge-base REF HEAD` and the working tree: the
 /// manifest itself, its policy (and the files its `$ref`s name), its sandbox seed and costs file.
 /// A manifest that cannot be read is kept: it should fail loudly, not be skipped.
-pub fn changed_since(files: &[PathBuf], reference: &str) -> anyhow::Result<Vec<PathBuf>> {
+/// Also returns the files that `patterns` (the `-f` values) name which the change deleted:
+/// manifests whose accounts no run will look at any more.
+pub fn changes_since(
+    files: &[PathBuf],
+    patterns: &[String],
+    reference: &str,
+) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     if reference.trim().is_empty() || reference.starts_with('-') {
         bail!("--changed-since needs a git reference (a branch, tag or commit), e.g. origin/main");
     }
@@ -235,14 +241,35 @@ pub fn changed_since(files: &[PathBuf], reference: &str) -> anyhow::Result<Vec<P
         .filter(|l| !l.is_empty())
         .map(|l| lexical(&top.join(l)))
         .collect();
-    Ok(files
+    let selected = files
         .iter()
         .filter(|file| match inputs(file) {
             Some(inputs) => inputs.iter().any(|input| changed.contains(input)),
             None => true,
         })
         .cloned()
-        .collect())
+        .collect();
+    let cwd = std::env::current_dir()
+        .map(|d| lexical(&d))
+        .unwrap_or_default();
+    let options = glob::MatchOptions {
+        require_literal_leading_dot: true,
+        ..glob::MatchOptions::new()
+    };
+    let deleted = changed
+        .iter()
+        .filter(|path| !path.exists())
+        .filter_map(|path| path.strip_prefix(&cwd).ok())
+        .filter(|relative| {
+            patterns.iter().any(|pattern| {
+                Path::new(pattern) == *relative
+                    || glob::Pattern::new(pattern)
+                        .is_ok_and(|p| p.matches_path_with(relative, options))
+            })
+        })
+        .map(Path::to_path_buf)
+        .collect();
+    Ok((selected, deleted))
 }
 
 fn git(args: &[&str], dir: &Path) -> anyhow::Result<String> {

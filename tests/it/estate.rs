@@ -1493,3 +1493,39 @@ fn a_matrix_larger_than_github_runs_is_said_on_stderr() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_manifest_deleted_since_the_base_is_said_with_what_it_leaves_behind() {
+    let ws = Workspace::new();
+    let manifest = "version: 1\ntarget: {sandbox: {state: .tagrec/s.json}}\nprojects: []\n";
+    ws.write("accounts/old/us-east-1.yaml", manifest);
+    ws.write("accounts/new/us-east-1.yaml", manifest);
+    ws.write("notes/readme.yaml", "not: a manifest\n");
+    git(ws.root(), &["init", "-q", "-b", "main"]);
+    git(ws.root(), &["add", "-A"]);
+    git(ws.root(), &["commit", "-q", "-m", "estate"]);
+    git(ws.root(), &["checkout", "-q", "-b", "change"]);
+    std::fs::remove_file(ws.path("accounts/old/us-east-1.yaml")).unwrap();
+    std::fs::remove_file(ws.path("notes/readme.yaml")).unwrap();
+    let output = run(
+        &ws,
+        &[
+            "manifests",
+            "-f",
+            "accounts/*/*.yaml",
+            "--changed-since",
+            "main",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "");
+    let err = stderr(&output);
+    assert!(
+        err.contains("accounts/old/us-east-1.yaml was deleted since main: no run looks at its account any more"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("notes/readme.yaml"),
+        "not selected by -f: {err}"
+    );
+}
