@@ -100,6 +100,23 @@ pub enum CeError {
 }
 
 impl CeError {
+    /// The same error, its message followed by `note`.
+    fn with_note(self, note: &str) -> CeError {
+        match self {
+            CeError::LinkedAccount { message } => CeError::LinkedAccount {
+                message: format!("{message} ({note})"),
+            },
+            CeError::Service { code, message } => CeError::Service {
+                code,
+                message: format!("{message}: {note}"),
+            },
+            CeError::Transport { endpoint, message } => CeError::Transport {
+                endpoint,
+                message: format!("{message}: {note}"),
+            },
+        }
+    }
+
     pub fn code(&self) -> Option<&str> {
         match self {
             CeError::LinkedAccount { .. } => Some("AccessDeniedException"),
@@ -185,6 +202,7 @@ impl CostExplorer {
     /// Never deactivates anything.
     pub async fn activate(&self, keys: &[String]) -> Result<Vec<KeyError>, CeError> {
         let mut errors = Vec::new();
+        let mut sent: Vec<&str> = Vec::new();
         for batch in keys.chunks(UPDATE_BATCH) {
             let entries = batch
                 .iter()
@@ -205,7 +223,18 @@ impl CostExplorer {
                 .set_cost_allocation_tags_status(Some(entries))
                 .send()
                 .await
-                .map_err(|e| self.error(e))?;
+                .map_err(|e| {
+                    let error = self.error(e);
+                    if sent.is_empty() {
+                        return error;
+                    }
+                    // Earlier batches went through: say which keys, so that nothing is lost.
+                    error.with_note(&format!(
+                        "the batches before this one were sent ({}); the rest were not: run `tagrec billing status` to see where each key stands, then `tagrec billing activate` again",
+                        sent.join(", ")
+                    ))
+                })?;
+            sent.extend(batch.iter().map(String::as_str));
             errors.extend(answer.errors().iter().map(|e| KeyError {
                 key: e.tag_key().unwrap_or_default().to_string(),
                 code: e.code().unwrap_or_default().to_string(),

@@ -323,3 +323,42 @@ fn a_wrong_billing_endpoint_or_missing_keys_say_what_to_change() {
         both(&output)
     );
 }
+
+#[test]
+fn a_batch_that_fails_after_others_went_through_names_the_keys_sent() {
+    let ws = Workspace::new();
+    let tags: Vec<String> = (0..25).map(|i| format!("K{i:02}: v")).collect();
+    ws.write(
+        "projects.yaml",
+        &format!(
+            "version: 1\ntarget: {{region: us-east-1}}\nprojects:\n  - name: A\n    tags: {{{}}}\n",
+            tags.join(", ")
+        ),
+    );
+    ws.write(
+        "costs.json",
+        r#"[{"date": "2026-11-01", "service": "Amazon Bedrock", "project_id": "proj_a", "amount": "1"}]"#,
+    );
+    // With this seed the first batch of 20 goes through and the second fails every attempt.
+    let costs = ws.path("costs.json").display().to_string();
+    let sandbox = Sandbox::start(&["--costs", &costs, "--fail-rate", "0.5", "--fault-seed", "1"]);
+    let root = sandbox.base_url.trim_end_matches("/v1").to_string();
+    let output = ws
+        .tagrec(&[
+            "billing",
+            "activate",
+            "--auto-approve",
+            "--billing-endpoint",
+            &root,
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains(
+            "the batches before this one were sent (K00, K01, K02, K03, K04, K05, K06, K07, K08, K09, K10, K11, K12, K13, K14, K15, K16, K17, K18, K19); the rest were not"
+        ),
+        "{}",
+        both(&output)
+    );
+}
