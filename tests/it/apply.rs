@@ -792,11 +792,14 @@ fn interrupt(pid: u32) {
     assert!(status.success());
 }
 
-#[test]
-fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag() {
-    // The list lags far longer than tagrec's settle window (shortened to 200 ms for the test)
-    // and than its --timeout: verification never sees the write, pass after pass.
-    let account = start(&small_seed(), &["--list-lag-ms", "60000"]);
+/// `apply --target Billing-Prod` (one tag to fix) on an emulator whose list lags `lag_ms`, with
+/// the settle window and the timeout given.
+fn apply_billing_prod_behind_a_lagging_list(
+    lag_ms: &str,
+    settle_ms: &str,
+    timeout: &str,
+) -> (Account, std::process::Output) {
+    let account = start(&small_seed(), &["--list-lag-ms", lag_ms]);
     account.ws.write("projects.yaml", SMALL_MANIFEST);
     let output = account.run(
         Some(KEY),
@@ -804,13 +807,21 @@ fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag(
             "apply",
             "--auto-approve",
             "--settle-ms",
-            "200",
+            settle_ms,
             "--timeout",
-            "3s",
+            timeout,
             "--target",
             "Billing-Prod",
         ],
     );
+    (account, output)
+}
+
+#[test]
+fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag() {
+    // The list lags far longer than tagrec's settle window (shortened to 200 ms for the test)
+    // and than its --timeout: verification never sees the write, pass after pass.
+    let (account, output) = apply_billing_prod_behind_a_lagging_list("60000", "200", "3s");
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
     let out = stdout(&output);
     assert!(
@@ -848,21 +859,7 @@ fn a_write_that_never_shows_in_the_list_is_a_failure_naming_the_project_and_tag(
 fn a_write_undone_again_and_again_fails_after_three_writes_not_at_the_timeout() {
     // Each write goes through and each verification lists the old value, as when another writer
     // sets it back: after three writes the change fails, long before the --timeout.
-    let account = start(&small_seed(), &["--list-lag-ms", "600000"]);
-    account.ws.write("projects.yaml", SMALL_MANIFEST);
-    let output = account.run(
-        Some(KEY),
-        &[
-            "apply",
-            "--auto-approve",
-            "--settle-ms",
-            "100",
-            "--timeout",
-            "10m",
-            "--target",
-            "Billing-Prod",
-        ],
-    );
+    let (account, output) = apply_billing_prod_behind_a_lagging_list("600000", "100", "10m");
     assert_exit(&output, 1);
     let out = stdout(&output);
     assert!(

@@ -110,6 +110,19 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(status.success(), "git {args:?}");
 }
 
+/// A git repository at `root` holding everything in it as one commit on `main`.
+fn commit_all(root: &Path) {
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "estate"]);
+}
+
+/// `commit_all`, then a branch `change` to make a change on, as a pull request does.
+fn branch_off_main(root: &Path) {
+    commit_all(root);
+    git(root, &["checkout", "-q", "-b", "change"]);
+}
+
 #[test]
 fn changed_since_keeps_the_manifests_whose_files_changed() {
     let ws = estate();
@@ -131,10 +144,7 @@ fn changed_since_keeps_the_manifests_whose_files_changed() {
         ),
     );
     let root = ws.root();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "estate"]);
-    git(root, &["checkout", "-q", "-b", "change"]);
+    branch_off_main(root);
     let changed =
         |ws: &Workspace| list(ws, &["-f", "accounts/*/*.yaml", "--changed-since", "main"]);
 
@@ -181,9 +191,7 @@ fn a_manifest_that_cannot_be_read_is_kept_by_changed_since() {
     // Broken and unchanged: it must fail loudly in the run, not be left out of it.
     let ws = estate();
     ws.write("accounts/dev/us-east-1.yaml", "version: [1\n");
-    git(ws.root(), &["init", "-q", "-b", "main"]);
-    git(ws.root(), &["add", "-A"]);
-    git(ws.root(), &["commit", "-q", "-m", "estate"]);
+    commit_all(ws.root());
     let listed = list(
         &ws,
         &["-f", "accounts/dev/*.yaml", "--changed-since", "main"],
@@ -215,9 +223,7 @@ fn changed_since_outside_git_or_with_an_unknown_ref_says_why() {
         stderr(&output)
     );
 
-    git(ws.root(), &["init", "-q", "-b", "main"]);
-    git(ws.root(), &["add", "-A"]);
-    git(ws.root(), &["commit", "-q", "-m", "estate"]);
+    commit_all(ws.root());
     let output = ws
         .tagrec(&["manifests", "--changed-since", "origin/main"])
         .output()
@@ -251,10 +257,7 @@ fn changed_since_sees_a_path_in_any_script_and_globs_skip_hidden_folders() {
     ws.write("accounts/ops/us-east-1.yaml", manifest);
     ws.write(".github/workflows/ci.yaml", "on: push\n");
     ws.write("accounts/ops/.tagrec/old.yaml", manifest);
-    git(ws.root(), &["init", "-q", "-b", "main"]);
-    git(ws.root(), &["add", "-A"]);
-    git(ws.root(), &["commit", "-q", "-m", "estate"]);
-    git(ws.root(), &["checkout", "-q", "-b", "change"]);
+    branch_off_main(ws.root());
     ws.write(
         "accounts/équipe/us-east-1.yaml",
         &format!("{manifest}# changed\n"),
@@ -987,10 +990,7 @@ fn changed_since_plans_only_what_the_branch_touched() {
         );
     }
     let root = ws.root();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "estate"]);
-    git(root, &["checkout", "-q", "-b", "change"]);
+    branch_off_main(root);
     let plan = |ws: &Workspace| run(ws, &["plan", "-f", ALL, "--changed-since", "main"]);
 
     let output = plan(&ws);
@@ -1501,10 +1501,7 @@ fn a_manifest_deleted_since_the_base_is_said_with_what_it_leaves_behind() {
     ws.write("accounts/old/us-east-1.yaml", manifest);
     ws.write("accounts/new/us-east-1.yaml", manifest);
     ws.write("notes/readme.yaml", "not: a manifest\n");
-    git(ws.root(), &["init", "-q", "-b", "main"]);
-    git(ws.root(), &["add", "-A"]);
-    git(ws.root(), &["commit", "-q", "-m", "estate"]);
-    git(ws.root(), &["checkout", "-q", "-b", "change"]);
+    branch_off_main(ws.root());
     std::fs::remove_file(ws.path("accounts/old/us-east-1.yaml")).unwrap();
     std::fs::remove_file(ws.path("notes/readme.yaml")).unwrap();
     let output = run(
