@@ -2,7 +2,7 @@
 //! and its policy, applies every rule, evaluates the policy on every desired project, and collects
 //! all the diagnostics, each placed where the user has to make the fix.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
@@ -314,20 +314,11 @@ fn looks_like_manifest(path: &Path) -> bool {
 /// `examples/../policies/x.yaml` -> `policies/x.yaml`, so that messages and GitHub annotations
 /// name the file as it sits in the repository.
 fn normalize(path: &Path) -> PathBuf {
-    let mut out: Vec<Component> = Vec::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.is_empty() {
+    let out = crate::files::lexical(path);
+    if out.as_os_str().is_empty() {
         return PathBuf::from(".");
     }
-    out.iter().collect()
+    out
 }
 
 fn evaluate(
