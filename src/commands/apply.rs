@@ -310,15 +310,7 @@ async fn saved_estate(shell: &Shell, args: &ApplyArgs, dir: &Path) -> anyhow::Re
                     errors: Vec::new(),
                     unmatched: Vec::new(),
                 })
-                .map_err(|e| {
-                    let error = super::sentence(&e);
-                    let file = path.display().to_string();
-                    if error.contains(&file) {
-                        error
-                    } else {
-                        format!("{file}: {error}")
-                    }
-                });
+                .map_err(|e| super::about(&path.display().to_string(), &super::sentence(&e)));
             (name, candidate)
         })
         .await;

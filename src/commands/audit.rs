@@ -137,11 +137,7 @@ pub async fn run(shell: &Shell, args: AuditArgs) -> anyhow::Result<Exit> {
     if failed > 0 && args.format != AuditFormat::Text {
         for (file, result) in files.iter().zip(&results) {
             if let Err(error) = result {
-                if error.contains(file.as_str()) {
-                    shell.error(error);
-                } else {
-                    shell.error(format!("{file}: {error}"));
-                }
+                shell.error(super::about(file, error));
             }
         }
     }

@@ -110,6 +110,15 @@ fn account_of(loaded: &Loaded, plan: &crate::plan::Plan, connect: &ConnectOption
     )
 }
 
+/// `FILE: error`, for a manifest's error among others', unless the error names the file already.
+fn about(file: &str, error: &str) -> String {
+    if error.contains(file) {
+        error.to_string()
+    } else {
+        format!("{file}: {error}")
+    }
+}
+
 /// An error and its causes on one line, each after a colon, as `{:#}` prints them, except that a
 /// cause already said (by a wrapper whose message includes its source) is not said again.
 fn sentence(error: &anyhow::Error) -> String {

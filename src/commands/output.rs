@@ -84,8 +84,8 @@ pub async fn run(shell: &Shell, args: OutputArgs) -> anyhow::Result<Exit> {
     }
     // env and dotenv are for a program to read: all or nothing.
     if let Some((file, error)) = failed.first() {
-        if selected.estate && !error.contains(file.as_str()) {
-            bail!("{file}: {error}");
+        if selected.estate {
+            bail!(super::about(file, error));
         }
         bail!("{error}");
     }
