@@ -131,18 +131,29 @@ pub struct CostExplorer {
     client: ce::Client,
     endpoint: String,
     sent: Arc<AtomicUsize>,
-    /// Signing with `PLACEHOLDER` keys: found none, calling an emulator that may check none.
+    /// Signing with placeholder keys (`with_placeholder_keys`).
     placeholder: bool,
 }
-
-/// The label of the keys tagrec signs with when it found none and calls an emulator on loopback.
-pub const PLACEHOLDER: &str = "no credentials (an emulator)";
 
 impl CostExplorer {
     /// A client for `endpoint` (None: AWS's own), signing with `credentials`.
     pub fn new(endpoint: Option<&str>, credentials: Arc<SigV4Source>) -> CostExplorer {
+        Self::build(endpoint, credentials, false)
+    }
+
+    /// A client for an emulator on loopback when no credentials were found: it signs with
+    /// placeholder keys (an emulator that checks none takes them), named as such in its errors.
+    pub fn with_placeholder_keys(endpoint: &str) -> CostExplorer {
+        let keys = SigV4Source::fixed("no credentials (an emulator)", "tagrec", "tagrec", None);
+        Self::build(Some(endpoint), Arc::new(keys), true)
+    }
+
+    fn build(
+        endpoint: Option<&str>,
+        credentials: Arc<SigV4Source>,
+        placeholder: bool,
+    ) -> CostExplorer {
         let sent = Arc::new(AtomicUsize::new(0));
-        let placeholder = credentials.label() == PLACEHOLDER;
         let mut config = ce::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(sdk_http_client())

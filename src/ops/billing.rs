@@ -2,12 +2,11 @@
 //! activating (never deactivating) them, through the payer account's Cost Explorer.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use anyhow::bail;
 
 use crate::api::auth::{self, AuthMode, AuthRequest, Credentials};
-use crate::api::chain::{Chain, ChainOptions, SigV4Source};
+use crate::api::chain::{Chain, ChainOptions};
 use crate::api::cost_explorer::{self, Backfill, CostExplorer, KeyError};
 use crate::manifest::SandboxTarget;
 use crate::render::billing::{Activation, KeyFailure, KeyState, KeyStatus, not_seen_advice};
@@ -115,33 +114,30 @@ pub async fn connect(
         sigv4_named: true,
         ec2: !loopback,
     };
-    let source = match auth::resolve(&request, &chain, env).await {
+    let endpoint = endpoint.as_ref().map(|e| e.as_str().trim_end_matches('/'));
+    let ce = match auth::resolve(&request, &chain, env).await {
         Ok(found) => match found.credentials {
-            Credentials::SigV4 { source, .. } => source,
+            Credentials::SigV4 { source, .. } => {
+                tracing::debug!(
+                    "Cost Explorer at {} with SigV4 credentials from {}",
+                    endpoint.unwrap_or("https://ce.us-east-1.amazonaws.com"),
+                    source.label()
+                );
+                CostExplorer::new(endpoint, source)
+            }
             other => bail!(
                 "Cost Explorer is called with SigV4 only, not {}",
                 other.describe()
             ),
         },
         // An emulator on loopback takes any signature when it checks none.
-        Err(auth::AuthError::NoSigV4Credentials { .. }) if loopback => Arc::new(
-            SigV4Source::fixed(cost_explorer::PLACEHOLDER, "tagrec", "tagrec", None),
-        ),
+        Err(auth::AuthError::NoSigV4Credentials { .. }) if loopback => {
+            CostExplorer::with_placeholder_keys(endpoint.unwrap_or_default())
+        }
         Err(error) => return Err(error.into()),
     };
-    tracing::debug!(
-        "Cost Explorer at {} with SigV4 credentials from {}",
-        endpoint
-            .as_ref()
-            .map_or("https://ce.us-east-1.amazonaws.com".to_string(), |e| e
-                .to_string()),
-        source.label()
-    );
     Ok(Payer {
-        ce: CostExplorer::new(
-            endpoint.as_ref().map(|e| e.as_str().trim_end_matches('/')),
-            source,
-        ),
+        ce,
         _sandbox: sandbox,
     })
 }
