@@ -362,3 +362,19 @@ fn a_batch_that_fails_after_others_went_through_names_the_keys_sent() {
         both(&output)
     );
 }
+
+#[test]
+fn billing_and_costs_take_the_region_every_command_that_talks_to_a_target_takes() {
+    let ws = embedded();
+    let flag = status(&ws, &["--region", "eu-west-1"]);
+    assert_exit(&flag, 0);
+    let env = ws
+        .tagrec(&["costs", "--by", "CostCenter", "--format", "json"])
+        .env("TAGREC_REGION", "eu-west-1")
+        .output()
+        .unwrap();
+    assert_exit(&env, 0);
+    // Cost Explorer answered all the same: its region is its own.
+    let json: Value = serde_json::from_str(&stdout(&env)).unwrap();
+    assert_eq!(json["by"], "CostCenter", "{json}");
+}
